@@ -1,0 +1,110 @@
+// Slots and scopes: who owns which bytes of the arena, and for how long.
+//
+// A handle is one JavaScript number: slot index (low 20 bits) + serial * 2^20.
+// Serials come from a per-instance counter that starts at a random value, so a
+// handle is valid only while its slot still carries the serial it was issued
+// with (use after release fails), a number from another addon instance falls
+// outside this instance's serial range, and a forged number almost surely does.
+#pragma once
+#include <node_api.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "arena.h"
+
+namespace ss {
+
+constexpr double kIndexSpace = 1048576.0;  // 2^20
+constexpr uint64_t kMaxSerial = (uint64_t{1} << 33) - 1;
+
+enum class KeyKind : uint8_t { Secret = 0, X25519Private = 1, Scratch = 2 };
+
+struct Slot {
+  uint64_t serial = 0;  // 0: free
+  Allocation alloc;
+  uint32_t len = 0;
+  uint32_t scope = 0;   // scope index + 1; 0: not owned by a scope
+  int32_t prev = -1, next = -1;
+  KeyKind kind = KeyKind::Secret;
+  bool sealed = false;
+  napi_ref lent = nullptr;  // external ArrayBuffer lent by exposeUnsafe
+};
+
+struct Scope {
+  uint64_t serial = 0;
+  int32_t head = -1;
+  uint32_t keys = 0;
+};
+
+class KeyStore;
+
+// Grants access to a slot's bytes; opens a sealed vault region for its lifetime.
+class SlotAccess {
+ public:
+  SlotAccess(KeyStore* ks, Slot* s);
+  ~SlotAccess();
+  SlotAccess(const SlotAccess&) = delete;
+  SlotAccess& operator=(const SlotAccess&) = delete;
+  uint8_t* bytes() const { return slot_->alloc.bytes(); }
+  uint32_t len() const { return slot_->len; }
+  bool ok() const { return ok_; }
+
+ private:
+  KeyStore* ks_;
+  Slot* slot_;
+  bool ok_ = false;
+};
+
+class KeyStore {
+ public:
+  explicit KeyStore(napi_env env);
+  ~KeyStore();
+
+  Arena& arena() { return arena_; }
+
+  // Handles as numbers.
+  bool decodeKey(double id, uint32_t* index, Err* err) const;
+  bool decodeScope(double id, uint32_t* scopeIndex, Err* err) const;
+  double keyId(uint32_t index) const;
+  double scopeId(uint32_t index) const;
+
+  Slot* slot(uint32_t index) { return &slots_[index]; }
+  // Allocates a zeroed slot owned by `scopeIndex + 1` (0 = unowned).
+  bool create(size_t len, KeyKind kind, uint32_t scopeOwner, bool sealed, uint32_t* index, Err* err);
+  // Wipes and frees one slot. Returns false if its canaries were damaged,
+  // in which case the whole arena has been wiped.
+  bool destroy(uint32_t index, Err* err);
+
+  bool openScope(double* id, Err* err);
+  bool closeScope(uint32_t scopeIndex, uint32_t* wiped, Err* err);
+  bool scopeAlive(double id) const;
+  const Scope& scope(uint32_t i) const { return scopes_[i]; }
+
+  // Checks every live slot's canaries; on a mismatch wipes everything.
+  bool verifyAll(Err* err);
+  size_t liveSlots() const { return live_; }
+  size_t liveScopes() const { return liveScopes_; }
+  // Wipes every slot and scope (fatal paths, process exit).
+  size_t purge();
+
+ private:
+  void detachLent(Slot* s);
+  void unlink(uint32_t index);
+  void canaryFailure(Err* err, const char* where);
+  void freeSlot(uint32_t index);
+
+  napi_env env_;
+  Arena arena_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> freeSlots_;
+  std::vector<Scope> scopes_;
+  std::vector<uint32_t> freeScopes_;
+  uint64_t serialStart_ = 0;
+  uint64_t nextSerial_ = 0;
+  size_t live_ = 0;
+  size_t liveScopes_ = 0;
+  friend class SlotAccess;
+};
+
+}  // namespace ss

@@ -1,0 +1,292 @@
+#include "ops.h"
+
+#include <sodium.h>
+#include <sys/random.h>
+#include <errno.h>
+
+#include <cstring>
+#include <string>
+
+namespace ss {
+
+size_t hashLen(Hash h) { return h == Hash::Sha256 ? 32 : 64; }
+
+const char* aeadName(Aead a) {
+  switch (a) {
+    case Aead::XChaCha20Poly1305: return "xchacha20-poly1305";
+    case Aead::ChaCha20Poly1305: return "chacha20-poly1305";
+    case Aead::Aes256Gcm: return "aes-256-gcm";
+  }
+  return "?";
+}
+
+size_t aeadNonceLen(Aead a) { return a == Aead::XChaCha20Poly1305 ? 24 : 12; }
+
+__attribute__((noinline)) void burnStack() {
+  volatile unsigned char pad[2048];
+  sodium_memzero(const_cast<unsigned char*>(pad), sizeof pad);
+  __asm__ __volatile__("" : : "r"(pad) : "memory");
+}
+
+bool fillRandom(uint8_t* out, size_t n, Err* err) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = getrandom(out + done, n - done, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSYS) {  // very old kernel or filtered: libsodium's own source
+        randombytes_buf(out + done, n - done);
+        return true;
+      }
+      return err->set(Code::Internal, "getrandom failed: " + errnoText(errno));
+    }
+    done += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// One HMAC computation in scratch memory, with several message parts.
+static void hmac(Hash h, In key, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
+  if (h == Hash::Sha256) {
+    auto* st = reinterpret_cast<crypto_auth_hmacsha256_state*>(scratch);
+    crypto_auth_hmacsha256_init(st, key.p, key.n);
+    for (size_t i = 0; i < n; i++) crypto_auth_hmacsha256_update(st, parts[i].p, parts[i].n);
+    crypto_auth_hmacsha256_final(st, out);
+    sodium_memzero(st, sizeof *st);
+  } else {
+    auto* st = reinterpret_cast<crypto_auth_hmacsha512_state*>(scratch);
+    crypto_auth_hmacsha512_init(st, key.p, key.n);
+    for (size_t i = 0; i < n; i++) crypto_auth_hmacsha512_update(st, parts[i].p, parts[i].n);
+    crypto_auth_hmacsha512_final(st, out);
+    sodium_memzero(st, sizeof *st);
+  }
+}
+
+static_assert(sizeof(crypto_auth_hmacsha512_state) + 64 <= kScratchBytes, "scratch too small");
+static_assert(sizeof(crypto_aead_aes256gcm_state) + 64 <= kScratchBytes, "scratch too small");
+
+bool hkdfExtract(Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err*) {
+  // An absent salt is HashLen zero bytes, which HMAC pads to the same block as an empty key.
+  hmac(h, salt, ikm, parts, prk, scratch);
+  burnStack();
+  return true;
+}
+
+bool hkdfExpand(Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
+                uint8_t* scratch, Err* err) {
+  const size_t hl = hashLen(h);
+  if (outLen == 0 || outLen > 255 * hl) {
+    return err->set(Code::InvalidArgument, "HKDF output length must be 1.." + std::to_string(255 * hl) +
+                                               " bytes for this hash; got " + std::to_string(outLen));
+  }
+  if (prkLen < hl) {
+    return err->set(Code::InvalidArgument, "HKDF-Expand needs a pseudorandom key of at least " +
+                                               std::to_string(hl) + " bytes");
+  }
+  uint8_t* t = scratch + 512;  // T(i) block, after the HMAC state
+  size_t done = 0;
+  uint8_t counter = 1;
+  while (done < outLen) {
+    In parts[3];
+    size_t np = 0;
+    if (counter > 1) parts[np++] = In{t, hl};
+    parts[np++] = info;
+    parts[np++] = In{&counter, 1};
+    hmac(h, In{prk, prkLen}, parts, np, t, scratch);
+    size_t take = outLen - done < hl ? outLen - done : hl;
+    std::memcpy(out + done, t, take);
+    done += take;
+    counter++;
+  }
+  sodium_memzero(t, hl);
+  burnStack();
+  return true;
+}
+
+bool hmacSign(Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err) {
+  const size_t hl = hashLen(h);
+  if (tagLen < 16 || tagLen > hl) {
+    return err->set(Code::InvalidArgument,
+                    "HMAC tag length must be 16.." + std::to_string(hl) + " bytes; got " + std::to_string(tagLen));
+  }
+  uint8_t* full = scratch + 512;
+  hmac(h, key, &msg, 1, full, scratch);
+  std::memcpy(tag, full, tagLen);
+  sodium_memzero(full, hl);
+  burnStack();
+  return true;
+}
+
+bool hmacVerify(Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err) {
+  const size_t hl = hashLen(h);
+  if (tag.n < 16 || tag.n > hl) {
+    return err->set(Code::InvalidArgument,
+                    "HMAC tag length must be 16.." + std::to_string(hl) + " bytes; got " + std::to_string(tag.n));
+  }
+  uint8_t* full = scratch + 512;
+  hmac(h, key, &msg, 1, full, scratch);
+  *valid = sodium_memcmp(full, tag.p, tag.n) == 0;
+  sodium_memzero(full, hl);
+  burnStack();
+  return true;
+}
+
+bool aeadAvailable(Aead a) {
+  if (a == Aead::Aes256Gcm) return crypto_aead_aes256gcm_is_available() == 1;
+  return true;
+}
+
+bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err) {
+  if (!aeadAvailable(a)) {
+    return err->set(Code::UnsupportedAlgorithm,
+                    "AES-256-GCM is not available on this CPU with this libsodium (it needs x86_64 with "
+                    "AES-NI and PCLMUL); use xchacha20-poly1305");
+  }
+  if (keyLen != kAeadKeyLen) {
+    return err->set(Code::InvalidArgument, std::string(aeadName(a)) + " needs a 32-byte key; this key has " +
+                                               std::to_string(keyLen) + " bytes");
+  }
+  if (nonceLen != aeadNonceLen(a)) {
+    return err->set(Code::InvalidArgument, std::string(aeadName(a)) + " needs a " +
+                                               std::to_string(aeadNonceLen(a)) + "-byte nonce; got " +
+                                               std::to_string(nonceLen));
+  }
+  return true;
+}
+
+// XChaCha20-Poly1305 is ChaCha20-Poly1305 (IETF) under an HChaCha20 subkey; the
+// subkey is computed here so that it lives in the arena, not on the stack.
+static const uint8_t* xchachaSubkey(const uint8_t* key, In nonce, uint8_t* scratch, uint8_t* ietfNonce) {
+  uint8_t* sub = scratch + 512;
+  crypto_core_hchacha20(sub, nonce.p, key, nullptr);
+  std::memset(ietfNonce, 0, 4);
+  std::memcpy(ietfNonce + 4, nonce.p + 16, 8);
+  return sub;
+}
+
+bool aeadSeal(Aead a, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out, uint8_t* scratch, Err* err) {
+  unsigned long long clen = 0;
+  int rc = -1;
+  switch (a) {
+    case Aead::XChaCha20Poly1305: {
+      uint8_t n12[12];
+      const uint8_t* sub = xchachaSubkey(key, nonce, scratch, n12);
+      rc = crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, n12, sub);
+      sodium_memzero(scratch + 512, 32);
+      break;
+    }
+    case Aead::ChaCha20Poly1305:
+      rc = crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, nonce.p, key);
+      break;
+    case Aead::Aes256Gcm: {
+      auto* st = reinterpret_cast<crypto_aead_aes256gcm_state*>(scratch);
+      crypto_aead_aes256gcm_beforenm(st, key);
+      rc = crypto_aead_aes256gcm_encrypt_afternm(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, nonce.p, st);
+      sodium_memzero(st, sizeof *st);
+      break;
+    }
+  }
+  burnStack();
+  if (rc != 0) return err->set(Code::InvalidArgument, "message too long for " + std::string(aeadName(a)));
+  return true;
+}
+
+bool aeadOpen(Aead a, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out, uint8_t* scratch, Err* err) {
+  unsigned long long mlen = 0;
+  int rc = -1;
+  switch (a) {
+    case Aead::XChaCha20Poly1305: {
+      uint8_t n12[12];
+      const uint8_t* sub = xchachaSubkey(key, nonce, scratch, n12);
+      rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, n12, sub);
+      sodium_memzero(scratch + 512, 32);
+      break;
+    }
+    case Aead::ChaCha20Poly1305:
+      rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, nonce.p, key);
+      break;
+    case Aead::Aes256Gcm: {
+      auto* st = reinterpret_cast<crypto_aead_aes256gcm_state*>(scratch);
+      crypto_aead_aes256gcm_beforenm(st, key);
+      rc = crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, nonce.p, st);
+      sodium_memzero(st, sizeof *st);
+      break;
+    }
+  }
+  burnStack();
+  if (rc != 0) {
+    if (ct.n >= kAeadTagLen) sodium_memzero(out, ct.n - kAeadTagLen);
+    return err->set(Code::AuthenticationFailed,
+                    "decryption failed: the ciphertext, tag, nonce, key or associated data do not match");
+  }
+  return true;
+}
+
+bool x25519Public(const uint8_t* sk, uint8_t* pk, Err* err) {
+  if (crypto_scalarmult_base(pk, sk) != 0) return err->set(Code::Internal, "X25519 public key computation failed");
+  burnStack();
+  return true;
+}
+
+bool x25519Shared(const uint8_t* sk, In peer, uint8_t* shared, Err* err) {
+  if (peer.n != crypto_scalarmult_BYTES) {
+    return err->set(Code::InvalidArgument, "an X25519 public key is 32 bytes; got " + std::to_string(peer.n));
+  }
+  int rc = crypto_scalarmult(shared, sk, peer.p);
+  burnStack();
+  if (rc != 0) {
+    sodium_memzero(shared, crypto_scalarmult_BYTES);
+    return err->set(Code::WeakPublicKey,
+                    "X25519 with this public key gives an all-zero shared secret (a low-order point): rejected");
+  }
+  return true;
+}
+
+static bool isB64(uint8_t c, bool url) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  return url ? (c == '-' || c == '_') : (c == '+' || c == '/');
+}
+
+bool decodedLength(Encoding e, In src, size_t* len, Err* err) {
+  if (e == Encoding::Hex) {
+    if (src.n % 2 != 0) return err->set(Code::InvalidArgument, "hex key material has an odd length");
+    *len = src.n / 2;
+    return true;
+  }
+  const bool url = e == Encoding::Base64Url;
+  size_t n = src.n;
+  size_t pad = 0;
+  while (n > 0 && src.p[n - 1] == '=' && pad < 2) {
+    n--;
+    pad++;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!isB64(src.p[i], url)) return err->set(Code::InvalidArgument, "key material is not valid base64");
+  }
+  if (pad > 0 && src.n % 4 != 0) return err->set(Code::InvalidArgument, "base64 key material is badly padded");
+  if (!url && pad == 0 && n % 4 != 0) return err->set(Code::InvalidArgument, "base64 key material is unpadded");
+  if (n % 4 == 1) return err->set(Code::InvalidArgument, "base64 key material has an impossible length");
+  *len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+  return true;
+}
+
+bool decodeInto(Encoding e, In src, uint8_t* out, size_t outLen, Err* err) {
+  size_t got = 0;
+  int rc;
+  if (e == Encoding::Hex) {
+    rc = sodium_hex2bin(out, outLen, reinterpret_cast<const char*>(src.p), src.n, nullptr, &got, nullptr);
+  } else {
+    int variant = e == Encoding::Base64 ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_URLSAFE;
+    if (e == Encoding::Base64Url && src.n % 4 != 0 && (src.n == 0 || src.p[src.n - 1] != '=')) {
+      variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    }
+    rc = sodium_base642bin(out, outLen, reinterpret_cast<const char*>(src.p), src.n, nullptr, &got, nullptr, variant);
+  }
+  if (rc != 0 || got != outLen) {
+    sodium_memzero(out, outLen);
+    return err->set(Code::InvalidArgument, "key material could not be decoded");
+  }
+  return true;
+}
+
+}  // namespace ss
