@@ -1,0 +1,236 @@
+/**
+ * Operations on keys. Outputs that are key material become new Keys (slots);
+ * outputs that are public (tags, ciphertexts, plaintexts, public keys) are Buffers.
+ */
+import { randomFillSync } from 'node:crypto';
+import { native } from './native.js';
+import { InvalidArgumentError, UnsupportedAlgorithmError } from './errors.js';
+import { Key, keyId, ownerFor, wrapKey, type KeyOptions } from './key.js';
+import { onlyKnownOptions, toBytes } from './bytes.js';
+
+export type Hash = 'sha256' | 'sha512';
+export type AeadAlgorithm = 'xchacha20-poly1305' | 'chacha20-poly1305' | 'aes-256-gcm';
+export type Encoding = 'base64' | 'base64url' | 'hex';
+type Bytes = Uint8Array | string;
+
+const HASHES: Record<Hash, number> = { sha256: 0, sha512: 1 };
+const AEADS: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 0, 'chacha20-poly1305': 1, 'aes-256-gcm': 2 };
+const NONCE: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12 };
+const ENCODINGS: Record<Encoding, number> = { base64: 0, base64url: 1, hex: 2 };
+const KEY_OPTS = ['scope', 'label'] as const;
+
+function hashId(hash: unknown = 'sha256'): number {
+  const id = HASHES[hash as Hash];
+  if (id === undefined) throw new UnsupportedAlgorithmError('ERR_UNSUPPORTED_ALGORITHM', `unknown hash '${String(hash)}' (sha256 or sha512)`);
+  return id;
+}
+
+function aeadId(alg: unknown = 'xchacha20-poly1305'): number {
+  const id = AEADS[alg as AeadAlgorithm];
+  if (id === undefined) {
+    throw new UnsupportedAlgorithmError(
+      'ERR_UNSUPPORTED_ALGORITHM',
+      `unknown AEAD '${String(alg)}' (xchacha20-poly1305, chacha20-poly1305 or aes-256-gcm)`,
+    );
+  }
+  return id;
+}
+
+function lengthOf(v: unknown, what: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer`);
+  }
+  return v;
+}
+
+/** A fresh random key from getrandom, written straight into guarded memory. */
+export function randomKey(length = 32, options?: KeyOptions): Key {
+  onlyKnownOptions(options, KEY_OPTS, 'randomKey');
+  const n = lengthOf(length, 'key length', 32);
+  const { scope, nativeScope } = ownerFor(options);
+  return wrapKey(native().keyRandom(n, nativeScope), scope, n, 'secret', options?.label);
+}
+
+/** Copies key bytes into guarded memory and zeroes the caller's buffer. */
+export function importKey(bytes: Uint8Array, options?: KeyOptions): Key {
+  onlyKnownOptions(options, KEY_OPTS, 'importKey');
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'importKey: key material must be a Buffer or Uint8Array');
+  }
+  const { scope, nativeScope } = ownerFor(options);
+  const length = bytes.length;
+  return wrapKey(native().keyImport(bytes, nativeScope), scope, length, 'secret', options?.label);
+}
+
+export interface DecodeOptions extends KeyOptions {
+  encoding: Encoding;
+  /** Start of the encoded text in `bytes` (default 0). */
+  offset?: number;
+  /** Length of the encoded text (default: to the end). */
+  length?: number;
+}
+
+/**
+ * Decodes base64/base64url/hex key material from a byte buffer straight into
+ * guarded memory, then zeroes the encoded range. The text never becomes a JS string.
+ */
+export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
+  onlyKnownOptions(options, [...KEY_OPTS, 'encoding', 'offset', 'length'], 'decodeKey');
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'decodeKey: encoded key material must be a Buffer or Uint8Array');
+  }
+  const enc = ENCODINGS[options?.encoding];
+  if (enc === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "decodeKey: encoding must be 'base64', 'base64url' or 'hex'");
+  const offset = options.offset ?? 0;
+  const length = options.length ?? bytes.length - offset;
+  const { scope, nativeScope } = ownerFor(options);
+  const id = native().keyDecode(bytes, offset, length, enc, nativeScope);
+  return wrapKey(id, scope, native().keyLength(id), 'secret', options.label);
+}
+
+export interface HkdfOptions extends KeyOptions {
+  hash?: Hash;
+  salt?: Bytes | undefined;
+  info?: Bytes | undefined;
+  /** Output length in bytes (default 32). */
+  length?: number;
+}
+
+/** HKDF (RFC 5869) extract-and-expand; the PRK exists only in the arena's scratch slot. */
+export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
+  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt', 'info', 'length'], 'hkdf');
+  const h = hashId(options.hash);
+  const length = lengthOf(options.length, 'HKDF length', 32);
+  const ikmId = keyId(ikm, 'hkdf');
+  const { scope, nativeScope } = ownerFor(options);
+  const id = native().hkdf(h, ikmId, toBytes(options.salt, 'salt', true), toBytes(options.info, 'info', true), length, nativeScope);
+  return wrapKey(id, scope, length, 'hkdf', options.label);
+}
+
+/** HKDF-Extract. Several input keys are hashed in order (e.g. KMS entropy then local entropy). */
+export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' | 'length'> = {}): Key {
+  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt'], 'hkdfExtract');
+  const h = hashId(options.hash);
+  const ids = Array.isArray(ikm) ? ikm.map((k) => keyId(k, 'hkdfExtract')) : keyId(ikm, 'hkdfExtract');
+  const { scope, nativeScope } = ownerFor(options);
+  const id = native().hkdfExtract(h, ids, toBytes(options.salt, 'salt', true), nativeScope);
+  return wrapKey(id, scope, h === 0 ? 32 : 64, 'hkdf', options.label);
+}
+
+/** HKDF-Expand from a pseudorandom key into a new key. */
+export function hkdfExpand(prk: Key, options: Omit<HkdfOptions, 'salt'> = {}): Key {
+  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'info', 'length'], 'hkdfExpand');
+  const h = hashId(options.hash);
+  const length = lengthOf(options.length, 'HKDF length', 32);
+  const prkId = keyId(prk, 'hkdfExpand');
+  const { scope, nativeScope } = ownerFor(options);
+  const id = native().hkdfExpand(h, prkId, toBytes(options.info, 'info', true), length, nativeScope);
+  return wrapKey(id, scope, length, 'hkdf', options.label);
+}
+
+export interface HmacOptions {
+  hash?: Hash;
+  /** Truncated tag length in bytes (16..HashLen; default HashLen). */
+  tagLength?: number;
+}
+
+export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): Buffer {
+  onlyKnownOptions(options, ['hash', 'tagLength'], 'hmacSign');
+  const id = keyId(key, 'hmacSign');
+  return native().hmacSign(hashId(options.hash), id, toBytes(message, 'message')!, options.tagLength);
+}
+
+/** Constant-time HMAC check; a truncated tag (>= 16 bytes) is compared on its length. */
+export function hmacVerify(key: Key, message: Bytes, tag: Uint8Array, options: Omit<HmacOptions, 'tagLength'> = {}): boolean {
+  onlyKnownOptions(options, ['hash'], 'hmacVerify');
+  const id = keyId(key, 'hmacVerify');
+  return native().hmacVerify(hashId(options.hash), id, toBytes(message, 'message')!, toBytes(tag, 'tag')!);
+}
+
+export interface AeadOptions {
+  algorithm?: AeadAlgorithm;
+  aad?: Bytes;
+}
+
+/** AEAD with an explicit nonce. Returns ciphertext || 16-byte tag. */
+export function aeadSeal(key: Key, nonce: Uint8Array, plaintext: Bytes, options: AeadOptions = {}): Buffer {
+  onlyKnownOptions(options, ['algorithm', 'aad'], 'aeadSeal');
+  const id = keyId(key, 'aeadSeal');
+  return native().aeadSeal(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, toBytes(plaintext, 'plaintext')!, toBytes(options.aad, 'aad', true));
+}
+
+/** AEAD open with an explicit nonce. Throws AuthenticationError on any mismatch. */
+export function aeadOpen(key: Key, nonce: Uint8Array, ciphertext: Uint8Array, options: AeadOptions = {}): Buffer {
+  onlyKnownOptions(options, ['algorithm', 'aad'], 'aeadOpen');
+  const id = keyId(key, 'aeadOpen');
+  return native().aeadOpen(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, toBytes(ciphertext, 'ciphertext')!, toBytes(options.aad, 'aad', true));
+}
+
+/** Seals with a fresh random nonce: returns nonce || ciphertext || tag (XChaCha20-Poly1305 by default). */
+export function seal(key: Key, plaintext: Bytes, options: AeadOptions = {}): Buffer {
+  const alg = options.algorithm ?? 'xchacha20-poly1305';
+  aeadId(alg);
+  const nonce = randomFillSync(Buffer.allocUnsafe(NONCE[alg]));
+  const body = aeadSeal(key, nonce, plaintext, options);
+  return Buffer.concat([nonce, body]);
+}
+
+/** Opens what seal() produced. */
+export function open(key: Key, sealed: Uint8Array, options: AeadOptions = {}): Buffer {
+  const alg = options.algorithm ?? 'xchacha20-poly1305';
+  aeadId(alg);
+  const bytes = toBytes(sealed, 'sealed message')!;
+  const n = NONCE[alg];
+  if (bytes.length < n + 16) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `sealed message is shorter than nonce + tag (${n + 16} bytes)`);
+  }
+  return aeadOpen(key, bytes.subarray(0, n), bytes.subarray(n), options);
+}
+
+/** An X25519 key pair: the private key stays in guarded memory. */
+export function x25519KeyPair(options?: KeyOptions): { privateKey: Key; publicKey: Buffer } {
+  onlyKnownOptions(options, KEY_OPTS, 'x25519KeyPair');
+  const { scope, nativeScope } = ownerFor(options);
+  const [id, publicKey] = native().x25519Generate(nativeScope);
+  return { privateKey: wrapKey(id, scope, 32, 'x25519', options?.label), publicKey };
+}
+
+export function x25519PublicKey(privateKey: Key): Buffer {
+  return native().x25519Public(keyId(privateKey, 'x25519PublicKey'));
+}
+
+/** X25519 shared secret into a new key; an all-zero result (low-order point) throws WeakPublicKeyError. */
+export function x25519SharedSecret(privateKey: Key, peerPublicKey: Uint8Array, options?: KeyOptions): Key {
+  onlyKnownOptions(options, KEY_OPTS, 'x25519SharedSecret');
+  const id = keyId(privateKey, 'x25519SharedSecret');
+  const { scope, nativeScope } = ownerFor(options);
+  const shared = native().x25519Shared(id, toBytes(peerPublicKey, 'peer public key')!, nativeScope);
+  return wrapKey(shared, scope, 32, 'secret', options?.label);
+}
+
+/**
+ * UNSAFE: lends the key's bytes to `fn` as a zero-copy view into guarded memory.
+ * Whatever `fn` copies out (a string, a Buffer, a log line) is outside every
+ * protection this library gives. When `fn` returns (or its promise settles) the
+ * view is detached, and the key is wiped and released; the view is unusable after.
+ */
+export function exposeUnsafe<T>(key: Key, fn: (bytes: Uint8Array) => T): T {
+  const id = keyId(key, 'exposeUnsafe');
+  const n = native();
+  const view = new Uint8Array(n.exposeBegin(id));
+  let result: T;
+  try {
+    result = fn(view);
+  } catch (e) {
+    n.exposeEnd(id);
+    throw e;
+  }
+  if (result && typeof (result as { then?: unknown }).then === 'function') {
+    return (result as unknown as Promise<unknown>).finally(() => {
+      if (n.keyAlive(id)) n.exposeEnd(id);
+    }) as unknown as T;
+  }
+  n.exposeEnd(id);
+  return result;
+}

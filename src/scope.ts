@@ -1,0 +1,101 @@
+/**
+ * A SecretScope owns every key created in it. Ending it wipes and releases all
+ * of them in one native call; afterwards every handle of the scope is dead.
+ */
+import { native } from './native.js';
+import { ensureSecretMemory } from './memory.js';
+import { scopeStorage } from './scope-context.js';
+
+export interface ScopeOptions {
+  /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
+  bound?: boolean;
+  /** Diagnostic name (e.g. the request id). */
+  name?: string;
+}
+
+export class SecretScope {
+  /** Native scope handle (a number, not a secret). */
+  readonly nativeId: number;
+  readonly name: string | undefined;
+  #bound: boolean;
+  #active = true;
+  #wiped = 0;
+  readonly #onEnd: Array<() => void> = [];
+
+  constructor(options: ScopeOptions = {}) {
+    ensureSecretMemory();
+    this.nativeId = native().scopeOpen();
+    this.#bound = options.bound ?? false;
+    this.name = options.name;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Whether keys of this scope may only be used inside its async context. */
+  get bound(): boolean {
+    return this.#bound;
+  }
+
+  /** Keys currently owned by the scope. */
+  get keyCount(): number {
+    return this.#active ? native().scopeKeyCount(this.nativeId) : 0;
+  }
+
+  /** Keys wiped when the scope ended. */
+  get wipedKeys(): number {
+    return this.#wiped;
+  }
+
+  /** Runs fn with this scope as the current scope (AsyncLocalStorage) and binds the scope. */
+  run<T>(fn: () => T): T {
+    this.#bound = true;
+    return scopeStorage.run(this, fn);
+  }
+
+  /** Registers cleanup that runs when the scope ends (before the keys are wiped). */
+  onEnd(fn: () => void): void {
+    this.#onEnd.push(fn);
+  }
+
+  /** Wipes and releases every key of the scope. Idempotent; returns keys wiped by this call. */
+  end(): number {
+    if (!this.#active) return 0;
+    this.#active = false;
+    let firstError: unknown;
+    for (const fn of this.#onEnd.splice(0)) {
+      try {
+        fn();
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+    const wiped = native().scopeClose(this.nativeId);
+    this.#wiped = wiped;
+    if (firstError) throw firstError;
+    return wiped;
+  }
+
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
+
+/** Opens a scope that the caller ends with scope.end(). */
+export function openScope(options: ScopeOptions = {}): SecretScope {
+  return new SecretScope(options);
+}
+
+/**
+ * Runs fn inside a fresh bound scope and ends the scope when fn settles,
+ * whatever happens (the shape of Go's secret.Do).
+ */
+export async function withScope<T>(fn: (scope: SecretScope) => T | Promise<T>, options: ScopeOptions = {}): Promise<T> {
+  const scope = new SecretScope({ ...options, bound: true });
+  try {
+    return await scope.run(() => fn(scope));
+  } finally {
+    scope.end();
+  }
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { hkdf, hmacSign, importKey, protectionReport, randomKey, withScope, seal, open, KeyReleasedError, ScopeEndedError } from '../src/index.js';
+
+describe('smoke', () => {
+  it('derives RFC 5869 test case 1 and wipes the scope', async () => {
+    let leaked: ReturnType<typeof randomKey> | undefined;
+    const tag = await withScope(() => {
+      const ikm = importKey(Buffer.from('0b'.repeat(22), 'hex'));
+      const okm = hkdf(ikm, { salt: Buffer.from('000102030405060708090a0b0c', 'hex'), info: Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex'), length: 42 });
+      leaked = okm;
+      const k = randomKey();
+      expect(open(k, seal(k, 'hi')).toString()).toBe('hi');
+      return hmacSign(okm, 'x');
+    });
+    expect(tag.length).toBe(32);
+    expect(() => hmacSign(leaked!, 'x')).toThrow(ScopeEndedError);
+    expect(protectionReport().liveSlots).toBe(0);
+    expect(KeyReleasedError).toBeDefined();
+  });
+});
