@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Idempotent apt setup for cross-compiling to and running arm64 (aarch64) on an
+# x86_64 Debian host: cross g++, arm64 libsodium/libc/libstdc++ (multiarch, so
+# /lib/ld-linux-aarch64.so.1 exists for dynamically linked arm64 binaries such
+# as the official Node build), and qemu-user-static.
+#
+# Run arm64 programs with `qemu-aarch64-static PROGRAM` and do NOT set
+# QEMU_LD_PREFIX: mixing the cross toolchain's libc (/usr/aarch64-linux-gnu)
+# with the multiarch one makes Node hang.
+set -euo pipefail
+
+PKGS=(g++-aarch64-linux-gnu libsodium-dev:arm64 libc6:arm64 libstdc++6:arm64 qemu-user-static)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '[setup-arm64] %s\n' "$*" >&2; }
+
+# True when package $1 is installed. With multiarch a bare name matches every
+# architecture (libsodium-dev and libsodium-dev:arm64), so a bare name is
+# checked for the native architecture first, then as-is (Architecture: all).
+installed() {
+  local st
+  case "$1" in
+    *:*) st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
+    *) st="$(dpkg-query -W -f='${Status}' "$1:$(dpkg --print-architecture)" 2>/dev/null)" ||
+         st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
+  esac
+  [ "$st" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  log "all packages already installed"
+else
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "adding arm64 architecture"
+    $SUDO dpkg --add-architecture arm64
+  fi
+  log "apt-get update"
+  $SUDO apt-get update -qq
+  log "installing: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Sanity checks.
+command -v aarch64-linux-gnu-gcc >/dev/null || { log "aarch64-linux-gnu-gcc missing"; exit 1; }
+command -v qemu-aarch64-static >/dev/null || { log "qemu-aarch64-static missing"; exit 1; }
+[ -e /lib/ld-linux-aarch64.so.1 ] || { log "/lib/ld-linux-aarch64.so.1 missing (libc6:arm64)"; exit 1; }
+log "ok"

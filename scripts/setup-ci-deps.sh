@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Idempotent, quiet install of the Debian packages CI needs to build and test
+# secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
+# (headers + static libsodium.a) with pkg-config, util-linux for setpriv and
+# prlimit (test/helpers/restricted.ts), and `file` for binary checks.
+#
+#   scripts/setup-ci-deps.sh            # x64 build/test deps
+#   scripts/setup-ci-deps.sh --arm64    # also run scripts/setup-arm64.sh
+#
+# Does nothing (and needs no network) when everything is installed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PKGS=(build-essential g++ make python3 pkg-config libsodium-dev util-linux file ca-certificates)
+
+with_arm64=0
+for a in "$@"; do
+  case "$a" in
+    --arm64) with_arm64=1 ;;
+    *) echo "usage: $0 [--arm64]" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+log() { printf '[setup-ci-deps] %s\n' "$*" >&2; }
+
+# True when package $1 is installed. With multiarch a bare name matches every
+# architecture (libsodium-dev and libsodium-dev:arm64), so a bare name is
+# checked for the native architecture first, then as-is (Architecture: all).
+installed() {
+  local st
+  case "$1" in
+    *:*) st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
+    *) st="$(dpkg-query -W -f='${Status}' "$1:$(dpkg --print-architecture)" 2>/dev/null)" ||
+         st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
+  esac
+  [ "$st" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt_install() { $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+  # Package lists may be missing or stale on a fresh machine: update and retry.
+  if ! apt_install 2>/dev/null; then
+    $SUDO apt-get update -qq
+    apt_install
+  fi
+fi
+
+for c in cc c++ make python3 pkg-config setpriv prlimit; do
+  command -v "$c" >/dev/null || { log "missing command after install: $c"; exit 1; }
+done
+pkg-config --exists libsodium || { log "pkg-config cannot find libsodium"; exit 1; }
+
+if [ "$with_arm64" -eq 1 ]; then
+  bash "$here/setup-arm64.sh"
+fi
