@@ -39,3 +39,12 @@ export {
 export { SecretScope, openScope, withScope, type ScopeOptions } from './scope.js';
 export { currentScope } from './scope-context.js';
 export { testing } from './testing.js';
+export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedContext } from './wrapper.js';
+export { secretScopeMiddleware, secretScopeValidateOptions } from './middy.js';
+export { secretScoped } from './decorator.js';
+export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';
+export { EntropySource, type EntropyOptions, type EntropyPolicy, type EntropyStats } from './entropy.js';
+export { KmsAccess, type KmsOptions } from './kms-client.js';
+export { decryptRootKey, generateRootKey, type RootKeyOptions } from './root-keys.js';
+export { sendCapturingPlaintext, findPlaintext } from './kms-capture.js';
+export { installExitPurge } from './exit.js';

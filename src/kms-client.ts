@@ -1,0 +1,43 @@
+/** The only module that creates KMS clients and commands (loaded lazily: @aws-sdk/client-kms is a peer). */
+import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
+import { KmsEntropyError } from './errors.js';
+
+type KmsModule = typeof import('@aws-sdk/client-kms');
+let kmsModule: Promise<KmsModule> | undefined;
+
+export function loadKms(): Promise<KmsModule> {
+  kmsModule ??= import('@aws-sdk/client-kms').catch((e: unknown) => {
+    kmsModule = undefined;
+    throw new KmsEntropyError(
+      'ERR_KMS_SDK_MISSING',
+      '@aws-sdk/client-kms is not installed (the Lambda Node runtime provides it; add it for local runs) or pass kms.client',
+      { cause: e },
+    );
+  });
+  return kmsModule;
+}
+
+export interface KmsOptions {
+  /** A KMSClient of your own (its endpoint, credentials, retries). */
+  client?: KMSClient;
+  /** Config for the client secret-scope creates when none is given (endpoint from AWS_ENDPOINT_URL_KMS). */
+  clientConfig?: KMSClientConfig;
+}
+
+export class KmsAccess {
+  #client: KMSClient | undefined;
+  readonly #config: KMSClientConfig | undefined;
+  calls = 0;
+
+  constructor(options: KmsOptions = {}) {
+    this.#client = options.client;
+    this.#config = options.clientConfig;
+  }
+
+  async client(): Promise<KMSClient> {
+    if (this.#client) return this.#client;
+    const { KMSClient } = await loadKms();
+    this.#client ??= new KMSClient({ ...(this.#config ?? {}) });
+    return this.#client;
+  }
+}
