@@ -1,0 +1,17 @@
+// A middy handler: a per-invocation AEAD key seals the record it returns.
+import middy from '@middy/core';
+import { secretScopeMiddleware } from 'secret-scope/middy';
+import { seal, open } from 'secret-scope';
+
+export const options = {
+  keys: { session: { use: 'aead' } },
+};
+
+const base = async (event, context) => {
+  const key = await context.secretScope.key('session');
+  const sealed = seal(key, JSON.stringify(event.record ?? { hello: 'world' }), { aad: 'record/v1' });
+  const roundTrip = open(key, sealed, { aad: 'record/v1' }).toString();
+  return { sealedBytes: sealed.length, roundTrip };
+};
+
+export const handler = middy(base).use(secretScopeMiddleware(options));
