@@ -158,26 +158,9 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
   }
 
   bool Scratch(uint8_t** p, Err* err) {
-    if (scratchIndex_ != UINT32_MAX) {
-      // A canary failure or purge() frees every slot, the scratch slot included.
-      Slot* s = store_.slot(scratchIndex_);
-      if (s->serial != scratchSerial_ || s->kind != KeyKind::Scratch) scratchIndex_ = UINT32_MAX;
-    }
-    if (scratchIndex_ == UINT32_MAX) {
-      if (!store_.create(kScratchBytes, KeyKind::Scratch, 0, false, &scratchIndex_, err)) {
-        scratchIndex_ = UINT32_MAX;
-        return false;
-      }
-      scratchSerial_ = store_.slot(scratchIndex_)->serial;
-    }
-    *p = store_.slot(scratchIndex_)->alloc.bytes();
+    *p = store_.arena().scratch();
+    if (!*p) return err->set(Code::NotInitialized, "secret memory is not initialised");
     return true;
-  }
-
-  bool ScratchLive() {
-    if (scratchIndex_ == UINT32_MAX) return false;
-    Slot* s = store_.slot(scratchIndex_);
-    return s->serial == scratchSerial_ && s->kind == KeyKind::Scratch;
   }
 
   Napi::Value NewKey(Napi::Env env, size_t len, KeyKind kind, uint32_t owner, bool sealed, uint32_t* index) {
@@ -294,7 +277,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     r.Set("regions", static_cast<double>(a.regionCount()));
     r.Set("regionsCreated", static_cast<double>(s.regionsCreated));
     r.Set("regionsReleased", static_cast<double>(s.regionsReleased));
-    r.Set("liveSlots", static_cast<double>(store_.liveSlots() - (ScratchLive() ? 1 : 0)));
+    r.Set("liveSlots", static_cast<double>(store_.liveSlots()));
     r.Set("liveScopes", static_cast<double>(store_.liveScopes()));
     r.Set("cellsInUse", static_cast<double>(a.usedCells()));
     r.Set("cellsTotal", static_cast<double>(a.totalCells()));
@@ -320,7 +303,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
   Napi::Value Verify(const Napi::CallbackInfo& info) {
     Err err;
     if (!store_.verifyAll(&err)) {
-      scratchIndex_ = UINT32_MAX;
       return Throw(info.Env(), err);
     }
     return Napi::Number::New(info.Env(), static_cast<double>(store_.liveSlots()));
@@ -341,7 +323,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   Napi::Value Purge(const Napi::CallbackInfo& info) {
     size_t n = store_.purge();
-    scratchIndex_ = UINT32_MAX;
     return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
 
@@ -361,7 +342,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!Number(info, 0, &d)) return Throw(env, Code::InvalidHandle, "not a scope handle");
     if (!store_.decodeScope(d, &s, &err)) return Throw(env, err);
     if (!store_.closeScope(s, &wiped, &err)) {
-      scratchIndex_ = UINT32_MAX;
       return Throw(env, err);
     }
     return Napi::Number::New(env, wiped);
@@ -391,7 +371,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!Number(info, 0, &d)) return Throw(env, Code::InvalidHandle, "not a key handle");
     if (!store_.decodeKey(d, &i, &err)) return Throw(env, err);
     if (!store_.destroy(i, &err)) {
-      scratchIndex_ = UINT32_MAX;
       return Throw(env, err);
     }
     return env.Undefined();
@@ -745,7 +724,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!Number(info, 0, &d)) return Throw(env, Code::InvalidHandle, "not a key handle");
     if (!store_.decodeKey(d, &k, &err)) return Throw(env, err);
     if (!store_.destroy(k, &err)) {
-      scratchIndex_ = UINT32_MAX;
       return Throw(env, err);
     }
     return env.Undefined();
@@ -780,8 +758,6 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   KeyStore store_;
   Napi::FunctionReference errorFactory_;
-  uint32_t scratchIndex_ = UINT32_MAX;
-  uint64_t scratchSerial_ = 0;
 };
 
 }  // namespace ss

@@ -73,7 +73,7 @@ bool Arena::init(const ArenaConfig& config, Err* err) {
       markRun(r, 0, 1, true);
       status_.initialized = true;
       status_.regionsCreated++;
-      return true;
+      return reserveScratch(err);
     }
     delete r;
     last = e;
@@ -123,7 +123,7 @@ bool Arena::mapRegion(Region* r, Backend backend, Err* err) {
       if (!status_.initialized) {
         status_.notes.push_back("memfd_secret mapping refused: " + errnoText(e));
       }
-      return err->set(e == EAGAIN || e == ENOMEM ? Code::ArenaExhausted : Code::ProtectionUnavailable,
+      return err->set(status_.initialized && (e == EAGAIN || e == ENOMEM) ? Code::ArenaExhausted : Code::ProtectionUnavailable,
                       "mmap of memfd_secret memory failed: " + errnoText(e) +
                           (e == EAGAIN || e == ENOMEM ? " (RLIMIT_MEMLOCK reached?)" : ""));
     }
@@ -151,8 +151,11 @@ bool Arena::mapRegion(Region* r, Backend backend, Err* err) {
                                                " pass require: 'any' to accept unlocked memory"
                                              : ""));
         }
-        status_.notes.push_back("region of " + std::to_string(dataSize) +
-                                " bytes is NOT locked: mlock failed: " + errnoText(e));
+        if (!unlockedNoted_) {
+          unlockedNoted_ = true;
+          status_.notes.push_back("regions are NOT locked: mlock of " + std::to_string(dataSize) +
+                                  " bytes failed: " + errnoText(e));
+        }
       }
     }
   }
@@ -201,6 +204,22 @@ bool Arena::mapRegion(Region* r, Backend backend, Err* err) {
 void Arena::writeCanaryCell(Region* r) {
   uint8_t* c = r->data;
   randombytes_buf(c, kCanary);
+}
+
+bool Arena::reserveScratch(Err* err) {
+  // At the end of region 0, so that keys fill the region from its start.
+  scratchLen_ = 1024;
+  Region* r = regions_.front();
+  const uint32_t n = static_cast<uint32_t>((2 * kCanary + scratchLen_ + kCell - 1) / kCell);
+  if (r->cells < n + 2) return err->set(Code::InvalidArgument, "regionPages is too small for the scratch area");
+  const uint32_t cell = static_cast<uint32_t>(r->cells) - n;
+  markRun(r, cell, n, true);
+  scratch_.region = r;
+  scratch_.cell = cell;
+  scratch_.cells = n;
+  std::memcpy(scratch_.start(), r->data, kCanary);
+  std::memcpy(scratch_.start() + kCanary + scratchLen_, r->data, kCanary);
+  return true;
 }
 
 Region* Arena::createRegion(size_t pages, bool vault, Err* err) {
@@ -383,6 +402,11 @@ void Arena::wipeAll() {
     r->usedCells = 0;
     writeCanaryCell(r);
     markRun(r, 0, 1, true);
+    if (scratch_.region == r) {
+      markRun(r, scratch_.cell, scratch_.cells, true);
+      std::memcpy(scratch_.start(), r->data, kCanary);
+      std::memcpy(scratch_.start() + kCanary + scratchLen_, r->data, kCanary);
+    }
     if (r->vault) {
       r->opens = 0;
       if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) r->sealed = true;
@@ -393,13 +417,13 @@ void Arena::wipeAll() {
 size_t Arena::usedCells() const {
   size_t n = 0;
   for (const Region* r : regions_) n += r->usedCells - 1;
-  return n;
+  return n - scratch_.cells;
 }
 
 size_t Arena::totalCells() const {
   size_t n = 0;
   for (const Region* r : regions_) n += r->cells - 1;
-  return n;
+  return n - scratch_.cells;
 }
 
 }  // namespace ss

@@ -97,6 +97,10 @@ class Arena {
   bool open(Region* r, Err* err);
   void close(Region* r);
 
+  // The instance's scratch area (HMAC state, HKDF blocks, AES key schedule):
+  // reserved in region 0 at init, between canaries, never released.
+  uint8_t* scratch() const { return scratch_.region ? scratch_.bytes() : nullptr; }
+  bool checkScratch() const { return !scratch_.region || check(scratch_, scratchLen_); }
   const ArenaStatus& status() const { return status_; }
   const ArenaConfig& config() const { return config_; }
   size_t regionCount() const { return regions_.size(); }
@@ -116,8 +120,12 @@ class Arena {
   static bool findRun(Region* r, uint32_t n, uint32_t* cell);
   static void markRun(Region* r, uint32_t cell, uint32_t n, bool used);
 
+  bool reserveScratch(Err* err);
   ArenaConfig config_;
   ArenaStatus status_;
+  Allocation scratch_;
+  size_t scratchLen_ = 0;
+  bool unlockedNoted_ = false;
   std::vector<Region*> regions_;
   size_t page_ = 4096;
 };

@@ -223,13 +223,16 @@ bool KeyStore::closeScope(uint32_t scopeIndex, uint32_t* wiped, Err* err) {
 }
 
 bool KeyStore::verifyAll(Err* err) {
+  bool ok = arena_.checkScratch();
   for (Slot& s : slots_) {
+    if (!ok) break;
     if (!s.serial) continue;
-    SlotAccess acc(this, &s);
-    if (!arena_.check(s.alloc, s.len)) {
-      canaryFailure(err, "found by verify()");
-      return false;
-    }
+    SlotAccess acc(this, &s);  // closed before any wipe below
+    ok = arena_.check(s.alloc, s.len);
+  }
+  if (!ok) {
+    canaryFailure(err, "found by verify()");
+    return false;
   }
   return true;
 }

@@ -326,13 +326,13 @@ describe.skipIf(!isRoot)('restricted children (uid 65534, RLIMIT_MEMLOCK, seccom
       );
       const f = stage(r, 'filled');
       // One region: 256 cells, minus the canary cell, minus the 17 cells (1024 + 32 bytes) of
-      // the addon's scratch slot made by the warm-up HMAC.
+      // the addon's scratch area, reserved at the end of region 0 when the arena is created.
       const fit = 256 - 1 - Math.ceil((1024 + 32) / 64);
       expect(f.made).toBe(fit);
       expect(f.error).toMatchObject({ at: fit, code: 'ERR_ARENA_EXHAUSTED' });
       expect(f.error.message).toMatch(new RegExp(`errno ${errno}\\b`));
       // No silent downgrade: still the same backend, still locked, nothing unlocked added.
-      expect(f.report).toMatchObject({ backend, locked: true, lockedBytes: REGION, regions: 1, liveSlots: fit, cellsTotal: 255 });
+      expect(f.report).toMatchObject({ backend, locked: true, lockedBytes: REGION, regions: 1, liveSlots: fit, cellsTotal: fit });
       expect(f.report.notes.join('\n')).not.toMatch(/NOT locked/);
       // The keys made before the limit are intact and usable.
       expect(f.usable).toBe(true);
@@ -341,11 +341,9 @@ describe.skipIf(!isRoot)('restricted children (uid 65534, RLIMIT_MEMLOCK, seccom
     },
   );
 
-  // KNOWN BUG (native/addon.cc Scratch()): the 1024-byte scratch slot that HMAC/AEAD/HKDF need
-  // is allocated lazily on first use, so when the arena filled up before any key was used,
-  // every existing key fails hmacSign/aeadSeal with ERR_ARENA_EXHAUSTED. Drop `.fails` once
-  // the scratch slot is reserved at configure time (and re-reserved after a purge).
-  it.fails('keys made before memlock ran out stay usable even if none was used before', async () => {
+  // Regression: the scratch area that HMAC/AEAD/HKDF need is reserved when the arena is
+  // created, so a full arena never makes existing keys unusable.
+  it('keys made before memlock ran out stay usable even if none was used before', async () => {
     const r = await child(
       { action: 'fill', keys: 600, configure: { regionPages: 4 } },
       { asUser: NOBODY, memlock: REGION },
@@ -355,11 +353,10 @@ describe.skipIf(!isRoot)('restricted children (uid 65534, RLIMIT_MEMLOCK, seccom
     expect(f.usable).toBe(true);
   });
 
-  // KNOWN BUG (native/arena.cc Arena::mapRegion): when the memfd_secret mmap of the FIRST region
-  // fails with EAGAIN (RLIMIT_MEMLOCK below one region), require: 'secret' makes configure()
-  // throw ERR_ARENA_EXHAUSTED; the mlock path (and the error classes) say an initialisation
-  // that cannot get the required protection is ERR_PROTECTION_UNAVAILABLE.
-  it.fails("require: 'secret' with memlock below one region refuses with ERR_PROTECTION_UNAVAILABLE", async () => {
+  // Regression: when the memfd_secret mmap of the FIRST region fails with EAGAIN (RLIMIT_MEMLOCK
+  // below one region), initialisation cannot get the required protection:
+  // ERR_PROTECTION_UNAVAILABLE, as on the mlock path.
+  it("require: 'secret' with memlock below one region refuses with ERR_PROTECTION_UNAVAILABLE", async () => {
     const r = await child({ action: 'fill', keys: 1, configure: { require: 'secret' } }, { asUser: NOBODY, memlock: 8192 });
     const c = stage(r, 'configure');
     expect(c.ok).toBe(false);

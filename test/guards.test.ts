@@ -136,11 +136,8 @@ describe.each(BACKENDS)('canaries (%s)', (backend) => {
     expectViolationDetected(r);
   });
 
-  // KNOWN BUG (native/keystore.cc KeyStore::verifyAll): on a damaged canary verify() segfaults
-  // instead of throwing ERR_CANARY_VIOLATION. canaryFailure() purges every slot (freeSlot
-  // resets slot.alloc.region to nullptr) while the loop's SlotAccess is still in scope; its
-  // destructor then calls Arena::close(nullptr). Drop `.fails` once that is fixed.
-  it.fails.each([
+  // Regression: verify() used to crash here (the loop's SlotAccess outlived the purge).
+  it.each([
     ['trailing', 32],
     ['leading', 32],
   ])('an overwritten %s canary of a %i-byte key is detected by verify(); all keys die', async (where, len) => {
