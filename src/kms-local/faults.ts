@@ -1,0 +1,199 @@
+/**
+ * Fault injection: what can go wrong between a Lambda and KMS, on demand.
+ *
+ * ```ts
+ * // every call throttled
+ * { throttle: true }
+ * // the next 2 GenerateRandom calls fail with a 503, then normal service
+ * { operations: { GenerateRandom: { serverError: { status: 503, count: 2 } } } }
+ * // every 3rd call of any operation resets the connection; all calls +50..70 ms
+ * { connectionReset: { everyNth: 3 }, latencyMs: { ms: 50, jitterMs: 20 } }
+ * // 10 % of calls answer 200 with a body that is not JSON
+ * { malformedJson: { probability: 0.1 } }
+ * ```
+ *
+ * Top-level faults apply to every operation; `operations.<Name>` adds faults for
+ * one operation. Each fault has its own trigger and its own counters, and every
+ * call it could apply to advances them, whether or not another fault wins:
+ * - `everyNth: n` fires on the n-th, 2n-th, ... call it sees;
+ * - `count: n` fires on the next n calls it sees (with `everyNth`: the next n
+ *   multiples), then never again;
+ * - `probability: p` (default 1) is checked last, so `{count: 5, probability: 0.5}`
+ *   is "each of the next 5 calls with a coin flip". Use `count`/`everyNth`
+ *   without `probability` for deterministic tests.
+ * `true` means "every call". Latency is added before anything else happens to
+ * the call. If several terminal faults fire on one call, the first of
+ * connectionReset, truncatedBody, serverError, throttle, malformedJson is
+ * injected; `stats.faults` counts injected faults only.
+ */
+
+/** When a fault applies. */
+export interface FaultTrigger {
+  /** Chance in 0..1 that the fault applies to a call otherwise selected (default 1). */
+  probability?: number;
+  /** Apply to the next `count` selected calls only. */
+  count?: number;
+  /** Select every n-th call (1 = every call). */
+  everyNth?: number;
+}
+
+export interface LatencyFault extends FaultTrigger {
+  /** Milliseconds added before the call is handled. */
+  ms: number;
+  /** Extra uniformly random 0..jitterMs milliseconds. */
+  jitterMs?: number;
+}
+
+export interface ServerErrorFault extends FaultTrigger {
+  /** 500 answers `KMSInternalException`; 503 answers `DependencyTimeoutException` (both modelled by KMS). Default 500. */
+  status?: 500 | 503;
+}
+
+/** Faults for one scope (all operations, or one). */
+export interface FaultSet {
+  /** A number is "this many ms on every call". */
+  latencyMs?: number | LatencyFault;
+  /** 400 `ThrottlingException` (the SDK treats it as throttling and retries it). */
+  throttle?: boolean | FaultTrigger;
+  /** 500 `KMSInternalException` or 503 `DependencyTimeoutException`. */
+  serverError?: boolean | ServerErrorFault;
+  /** 200 with `Content-Type: application/x-amz-json-1.1` and a body that is not JSON. */
+  malformedJson?: boolean | FaultTrigger;
+  /** 200 headers declaring a longer Content-Length than sent, then the socket ends. */
+  truncatedBody?: boolean | FaultTrigger;
+  /** The socket is reset (RST where Node supports it) without any response. */
+  connectionReset?: boolean | FaultTrigger;
+}
+
+/** The `faults` option: top level for every operation, `operations` for one operation each. */
+export interface KmsFaults extends FaultSet {
+  operations?: Partial<Record<string, FaultSet>>;
+}
+
+export type FaultKind = 'latency' | 'throttle' | 'serverError' | 'malformedJson' | 'truncatedBody' | 'connectionReset';
+export type TerminalFault =
+  | { kind: 'connectionReset' }
+  | { kind: 'truncatedBody' }
+  | { kind: 'serverError'; status: 500 | 503 }
+  | { kind: 'throttle' }
+  | { kind: 'malformedJson' };
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'latency',
+  'throttle',
+  'serverError',
+  'malformedJson',
+  'truncatedBody',
+  'connectionReset',
+];
+const TERMINAL_ORDER = ['connectionReset', 'truncatedBody', 'serverError', 'throttle', 'malformedJson'] as const;
+type SetKey = keyof FaultSet;
+const KEY_OF: Record<FaultKind, SetKey> = {
+  latency: 'latencyMs',
+  throttle: 'throttle',
+  serverError: 'serverError',
+  malformedJson: 'malformedJson',
+  truncatedBody: 'truncatedBody',
+  connectionReset: 'connectionReset',
+};
+
+export interface FaultDecision {
+  delayMs: number;
+  terminal?: TerminalFault;
+}
+
+class Rule {
+  #seen = 0;
+  #fired = 0;
+  readonly kind: FaultKind;
+  readonly spec: FaultTrigger & Partial<LatencyFault> & Partial<ServerErrorFault>;
+
+  constructor(kind: FaultKind, spec: FaultTrigger) {
+    this.kind = kind;
+    this.spec = spec;
+  }
+
+  /** Advances the counters for one call and says whether the fault applies. */
+  fires(random: () => number): boolean {
+    const { everyNth = 1, count, probability = 1 } = this.spec;
+    this.#seen++;
+    if (this.#seen % everyNth !== 0) return false;
+    if (count !== undefined && this.#fired >= count) return false;
+    this.#fired++;
+    return probability >= 1 || random() < probability;
+  }
+}
+
+function normalise(kind: FaultKind, value: FaultSet[SetKey], where: string): Rule | undefined {
+  if (value === undefined || value === false) return undefined;
+  let spec: FaultTrigger;
+  if (value === true) spec = {};
+  else if (typeof value === 'number') spec = { ms: value } as LatencyFault;
+  else if (typeof value === 'object' && value !== null) spec = { ...value };
+  else throw new TypeError(`faults${where}.${KEY_OF[kind]}: expected true, false or an object`);
+  const s = spec as FaultTrigger & Partial<LatencyFault> & Partial<ServerErrorFault>;
+  const at = `faults${where}.${KEY_OF[kind]}`;
+  if (s.probability !== undefined && !(s.probability >= 0 && s.probability <= 1)) {
+    throw new RangeError(`${at}.probability must be within 0..1`);
+  }
+  if (s.count !== undefined && !(Number.isInteger(s.count) && s.count >= 0)) {
+    throw new RangeError(`${at}.count must be a non-negative integer`);
+  }
+  if (s.everyNth !== undefined && !(Number.isInteger(s.everyNth) && s.everyNth >= 1)) {
+    throw new RangeError(`${at}.everyNth must be a positive integer`);
+  }
+  if (kind === 'latency') {
+    if (typeof s.ms !== 'number' || !(s.ms >= 0)) throw new RangeError(`${at}: ms must be a non-negative number`);
+    if (s.jitterMs !== undefined && !(s.jitterMs >= 0)) throw new RangeError(`${at}.jitterMs must be >= 0`);
+  }
+  if (kind === 'serverError' && s.status !== undefined && s.status !== 500 && s.status !== 503) {
+    throw new RangeError(`${at}.status must be 500 or 503`);
+  }
+  return new Rule(kind, s);
+}
+
+function rulesOf(set: FaultSet | undefined, where: string): Rule[] {
+  if (!set) return [];
+  const rules: Rule[] = [];
+  for (const kind of FAULT_KINDS) {
+    const rule = normalise(kind, set[KEY_OF[kind]], where);
+    if (rule) rules.push(rule);
+  }
+  return rules;
+}
+
+/** Holds the configured faults and their counters; `decide` is called once per call. */
+export class FaultPlan {
+  readonly #global: Rule[];
+  readonly #perOperation = new Map<string, Rule[]>();
+  readonly #random: () => number;
+
+  constructor(faults: KmsFaults | undefined, random: () => number = Math.random) {
+    this.#random = random;
+    this.#global = rulesOf(faults, '');
+    for (const [operation, set] of Object.entries(faults?.operations ?? {})) {
+      this.#perOperation.set(operation, rulesOf(set, `.operations.${operation}`));
+    }
+  }
+
+  decide(operation: string): FaultDecision {
+    const rules = [...(this.#perOperation.get(operation) ?? []), ...this.#global];
+    let delayMs = 0;
+    const fired = new Map<FaultKind, Rule>();
+    for (const rule of rules) {
+      if (!rule.fires(this.#random)) continue;
+      if (rule.kind === 'latency') {
+        delayMs += rule.spec.ms! + (rule.spec.jitterMs ? this.#random() * rule.spec.jitterMs : 0);
+      } else if (!fired.has(rule.kind)) {
+        fired.set(rule.kind, rule);
+      }
+    }
+    for (const kind of TERMINAL_ORDER) {
+      const rule = fired.get(kind);
+      if (!rule) continue;
+      if (kind === 'serverError') return { delayMs, terminal: { kind, status: rule.spec.status ?? 500 } };
+      return { delayMs, terminal: { kind } };
+    }
+    return { delayMs };
+  }
+}

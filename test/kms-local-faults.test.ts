@@ -1,0 +1,149 @@
+import { DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
+
+const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
+
+async function rejection(p: Promise<unknown>): Promise<Error & Record<string, any>> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & Record<string, any>;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('kms-local fault injection seen through the real SDK', () => {
+  let local: KmsLocal;
+  let kms: KMSClient;
+  const random = () => kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }));
+
+  beforeAll(async () => {
+    local = await startKmsLocal({ recordIssued: true });
+    kms = new KMSClient({ endpoint: local.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+  });
+  afterAll(async () => {
+    kms.destroy();
+    await local.close();
+  });
+  beforeEach(() => {
+    local.setFaults(undefined);
+    local.resetStats();
+    local.clearIssued();
+  });
+
+  it('throttle -> ThrottlingException (400, retryable as throttling)', async () => {
+    local.setFaults({ throttle: true });
+    const err = await rejection(random());
+    expect(err.name).toBe('ThrottlingException');
+    expect(err.$metadata.httpStatusCode).toBe(400);
+    expect(local.stats.faults.throttle).toBe(1);
+    expect(local.issued).toHaveLength(0); // a faulted call never runs its operation
+  });
+
+  it('serverError -> KMSInternalException (500) or DependencyTimeoutException (503)', async () => {
+    local.setFaults({ serverError: true });
+    const e500 = await rejection(random());
+    expect(e500.name).toBe('KMSInternalException');
+    expect(e500.$metadata.httpStatusCode).toBe(500);
+    expect(e500.$fault).toBe('server');
+    local.setFaults({ serverError: { status: 503 } });
+    const e503 = await rejection(random());
+    expect(e503.name).toBe('DependencyTimeoutException');
+    expect(e503.$metadata.httpStatusCode).toBe(503);
+    expect(local.stats.faults.serverError).toBe(2);
+  });
+
+  it('malformedJson -> a deserialization error (SyntaxError) on a 200', async () => {
+    local.setFaults({ malformedJson: true });
+    const err = await rejection(random());
+    expect(err.name).toBe('SyntaxError');
+    expect(err.message).toMatch(/Deserialization error/);
+    expect(err.$metadata.httpStatusCode).toBe(200);
+  });
+
+  it('truncatedBody -> an ECONNRESET "aborted" error', async () => {
+    local.setFaults({ truncatedBody: true });
+    const err = await rejection(random());
+    expect(err.code).toBe('ECONNRESET');
+    expect(err.message).toMatch(/aborted/);
+    expect(local.stats.faults.truncatedBody).toBe(1);
+  });
+
+  it('connectionReset -> ECONNRESET with no response (the SDK names it TimeoutError)', async () => {
+    local.setFaults({ connectionReset: true });
+    const err = await rejection(random());
+    expect(err.code).toBe('ECONNRESET');
+    expect(err.$metadata?.httpStatusCode).toBeUndefined();
+    expect(local.stats.faults.connectionReset).toBe(1);
+    local.setFaults(undefined);
+    expect((await random()).Plaintext).toHaveLength(16); // the client recovers on a new connection
+  });
+
+  it('latencyMs delays the answer by at least the added time (bounded)', async () => {
+    const t0 = performance.now();
+    await random();
+    const base = performance.now() - t0;
+    local.setFaults({ latencyMs: { ms: 150, jitterMs: 20 } });
+    const t1 = performance.now();
+    await random();
+    const delayed = performance.now() - t1;
+    expect(delayed).toBeGreaterThanOrEqual(150 - 2); // timers may fire a hair early
+    expect(delayed).toBeLessThan(150 + 20 + base + 1000);
+    expect(local.stats.faults.latency).toBe(1);
+  });
+
+  it('count, everyNth and per-operation faults are deterministic', async () => {
+    local.setFaults({ throttle: { count: 2 } });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await random().then(() => 'ok', (e: Error) => e.name));
+    expect(outcomes).toEqual(['ThrottlingException', 'ThrottlingException', 'ok', 'ok']);
+
+    local.setFaults({ serverError: { everyNth: 3 } });
+    outcomes.length = 0;
+    for (let i = 0; i < 6; i++) outcomes.push(await random().then(() => 'ok', (e: Error) => e.name));
+    expect(outcomes).toEqual(['ok', 'ok', 'KMSInternalException', 'ok', 'ok', 'KMSInternalException']);
+
+    local.setFaults({ operations: { Decrypt: { throttle: true } } });
+    const enc = await kms.send(new EncryptCommand({ KeyId: 'alias/secret-scope-local', Plaintext: Buffer.from('x') }));
+    expect((await rejection(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })))).name).toBe(
+      'ThrottlingException',
+    );
+    expect((await random()).Plaintext).toHaveLength(16);
+  });
+
+  it('probability uses the injected random source', async () => {
+    let next = 0.3;
+    const seeded = await startKmsLocal({ random: () => next, faults: { throttle: { probability: 0.5 } } });
+    const c = new KMSClient({ endpoint: seeded.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      expect((await rejection(c.send(new GenerateRandomCommand({ NumberOfBytes: 8 })))).name).toBe('ThrottlingException');
+      next = 0.7;
+      expect((await c.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext).toHaveLength(8);
+      seeded.setFaults({ throttle: { probability: 0 } });
+      next = 0;
+      expect((await c.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext).toHaveLength(8);
+    } finally {
+      c.destroy();
+      await seeded.close();
+    }
+  });
+
+  it('the SDK retries injected 5xx faults and then succeeds (default retry strategy)', async () => {
+    local.setFaults({ serverError: { count: 2 } });
+    const retrying = new KMSClient({ endpoint: local.url, region: 'us-east-1', credentials, maxAttempts: 3 });
+    const out = await retrying.send(new GenerateRandomCommand({ NumberOfBytes: 8 }));
+    expect(out.Plaintext).toHaveLength(8);
+    expect(local.stats.calls.GenerateRandom).toBe(3);
+    expect(local.stats.faults.serverError).toBe(2);
+    expect(local.issued).toHaveLength(1);
+    retrying.destroy();
+  });
+
+  it('rejects invalid fault options with a clear message', async () => {
+    expect(() => local.setFaults({ throttle: { probability: 2 } })).toThrow(/faults\.throttle\.probability/);
+    expect(() => local.setFaults({ operations: { Decrypt: { serverError: { everyNth: 0 } } } })).toThrow(
+      /faults\.operations\.Decrypt\.serverError\.everyNth/,
+    );
+  });
+});
