@@ -89,7 +89,9 @@ export interface KmsLocal {
    * Throws unless the endpoint was started with `recordIssued: true`.
    */
   readonly issued: ReadonlyArray<IssuedPlaintext>;
+  /** Empties `issued` and zero-fills the recorded copies (copy what you still need first). */
   clearIssued(): void;
+  /** Zeroes `stats` (calls, faults, errors). */
   resetStats(): void;
   /** Replaces all faults and their counters; `undefined` removes them. */
   setFaults(faults: KmsFaults | undefined): void;
