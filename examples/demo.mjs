@@ -4,7 +4,7 @@
 import { randomBytes, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, createDecipheriv } from 'node:crypto';
 import { startKmsLocal } from 'secret-scope/kms-local';
 
-const kms = await startKmsLocal({ recordIssued: false });
+const kms = await startKmsLocal();
 process.env.AWS_ENDPOINT_URL_KMS = kms.url;
 process.env.AWS_REGION ??= 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID = 'AKIDSECRETSCOPEDEMO';
@@ -69,5 +69,5 @@ show('protection report', report);
 console.log('\n# per-scope timings (ms)');
 console.table(timings.map((t) => ({ ...t, totalMs: +t.totalMs.toFixed(3), entropyReadyMs: t.entropyReadyMs && +t.entropyReadyMs.toFixed(3), scopeMs: t.scopeMs && +t.scopeMs.toFixed(3) })));
 console.log(`KMS endpoint: ${JSON.stringify(kms.stats)}`);
-console.log(`after all scopes: ${report.liveSlots} live keys, ${report.liveScopes} live scopes, current scope: ${currentScope() ?? 'none'}`);
+console.log(`after all scopes: ${report.liveScopes} live scopes; ${report.liveSlots} container-lived key (the sealed root key of the envelope example); current scope: ${currentScope()?.name ?? 'none'}`);
 await kms.close();

@@ -11,6 +11,7 @@ import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } f
 import { KmsAccess, type KmsOptions } from './kms-client.js';
 import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from './root-keys.js';
 import { installExitPurge } from './exit.js';
+import { scopeStorage } from './scope-context.js';
 
 export type DeclaredUse = 'aead' | 'hmac' | 'hkdf' | 'x25519' | 'secret';
 
@@ -143,7 +144,8 @@ export class InvocationScope<E = unknown> extends SecretScope {
     this.#lambdaContext = lambdaContext;
     this.timings = { openedAt: performance.now() };
     const needsEntropy = Object.values(core.options.keys ?? {}).some((s) => (s.from ?? 'entropy') === 'entropy');
-    if (needsEntropy) this.#startEntropy();
+    // Started inside the scope's own async context: the entropy keys it creates belong to this scope.
+    if (needsEntropy) scopeStorage.run(this, () => this.#startEntropy());
   }
 
   #startEntropy(): Promise<EntropyResult> {

@@ -8,8 +8,16 @@ import { ScopeEndedError } from './errors.js';
 
 export const scopeStorage = new AsyncLocalStorage<SecretScope>();
 
+/**
+ * The scope of the current invocation, or undefined outside any live scope.
+ * (After a middy invocation the invoking context may still name the ended scope:
+ * middy gives a middleware no way to bind the handler's context other than
+ * AsyncLocalStorage.enterWith. Creating a key there fails closed with
+ * ScopeEndedError rather than making a key nobody will wipe.)
+ */
 export function currentScope(): SecretScope | undefined {
-  return scopeStorage.getStore();
+  const s = scopeStorage.getStore();
+  return s?.active ? s : undefined;
 }
 
 export function scopeForNewKey(): SecretScope | null {
