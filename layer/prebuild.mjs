@@ -123,7 +123,13 @@ function build(arch, manifest) {
   log(`${arch}: compiling layer/compat/glibc-compat.c with ${tools.cc}`);
   run(tools.cc, ['-O2', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wextra', '-Werror', '-c', join(stage, 'layer/compat/glibc-compat.c'), '-o', compatObj]);
 
-  const env = { ...process.env, LDFLAGS: `${compatObj} -Wl,--gc-sections`, npm_config_arch: arch };
+  // Should binding.gyp take these fixes over (native/glibc-compat.c in its
+  // sources, --gc-sections in its ldflags), don't add them a second time.
+  const gyp0 = manifest.files.find((f) => f.path === 'binding.gyp').bytes.toString('utf8');
+  const ldflags = [];
+  if (!/glibc-compat/.test(gyp0)) ldflags.push(compatObj);
+  if (!/--gc-sections/.test(gyp0)) ldflags.push('-Wl,--gc-sections');
+  const env = { ...process.env, LDFLAGS: ldflags.join(' '), npm_config_arch: arch };
   if (arch !== process.arch) Object.assign(env, { CC: tools.cc, CXX: tools.cxx, LINK: tools.cxx, AR: `${tools.triplet}-ar` });
   const gyp = join(REPO, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const args = [gyp, 'rebuild', `--arch=${arch}`, `-j`, String(Math.max(1, cpus().length))];
