@@ -61,6 +61,8 @@ const bundleNodeGypBuild = {
       const text = readFileSync(args.path, 'utf8');
       const pattern = /\brequire\((['"])node-gyp-build\1\)/g;
       const hits = text.match(pattern)?.length ?? 0;
+      // A static import needs no rewrite: esbuild bundles it as it is.
+      if (hits === 0 && /\bfrom\s+(['"])node-gyp-build\1/.test(text)) return undefined;
       if (hits !== 1) {
         return { errors: [{ text: `expected exactly one require('node-gyp-build') in src/native.ts, found ${hits}` }] };
       }
