@@ -8,6 +8,7 @@ export default defineConfig({
     middy: 'src/middy.ts',
     'kms-local': 'src/kms-local/index.ts',
     cli: 'src/cli.ts',
+    'audit-child': 'src/audit/child.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,0 +1,44 @@
+// Audit fixture: the success path with a KMS client whose sockets read into one
+// buffer of their own (net `onread`) that is zeroed right after Node's HTTP
+// parser has consumed it, and KMS entropy bodies longer than 64 bytes. It
+// localises the KMS-plaintext residue the audit finds on the default path (see
+// SECURITY.md, "Open findings"): with both changes the audit finds 0 copies.
+import http from 'node:http';
+import net from 'node:net';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import * as lib from 'secret-scope';
+import { fixtureOptions, useKeys } from './common.mjs';
+
+class UserBufferAgent extends http.Agent {
+  createConnection(options, connected) {
+    const buffer = Buffer.alloc(16384);
+    const socket = net.connect(
+      {
+        ...options,
+        onread: {
+          buffer,
+          callback: (n, buf) => {
+            const chunk = buf.subarray(0, n);
+            socket.emit('data', chunk); // the HTTP parser copies what it keeps, synchronously
+            chunk.fill(0);
+          },
+        },
+      },
+      connected,
+    );
+    return socket;
+  }
+}
+
+export function createHandler(env) {
+  const options = fixtureOptions(env, {
+    // 48 bytes: the JSON body is longer than 64 bytes (see finding F1)
+    entropy: { kmsBytes: 48 },
+    kms: { clientConfig: { requestHandler: new NodeHttpHandler({ httpAgent: new UserBufferAgent({ keepAlive: true }) }) } },
+  });
+  const handler = lib.withSecretScope(async (event, context) => {
+    const out = await useKeys(context.secretScope, lib, event);
+    return { statusCode: 200, body: JSON.stringify(out) };
+  }, options);
+  return { handler, options };
+}

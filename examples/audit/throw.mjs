@@ -1,0 +1,12 @@
+// Audit fixture: the throw path (the handler uses its keys, then throws).
+import * as lib from 'secret-scope';
+import { fixtureOptions, useKeys } from './common.mjs';
+
+export function createHandler(env) {
+  const options = fixtureOptions(env);
+  const handler = lib.withSecretScope(async (event, context) => {
+    await useKeys(context.secretScope, lib, event);
+    throw new Error('handler failed after using its keys');
+  }, options);
+  return { handler, options };
+}
