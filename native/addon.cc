@@ -399,7 +399,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Err err;
     size_t len;
     uint32_t owner, index;
-    if (!Size(info, 0, "key length", 1, 8192, &len, &err) || !Owner(info, 1, &owner, &err)) return Throw(env, err);
+    if (!Size(info, 0, "key length", 1, kMaxKeyBytes, &len, &err) || !Owner(info, 1, &owner, &err)) return Throw(env, err);
     bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     Napi::Value id = NewKey(env, len, KeyKind::Secret, owner, sealed, &index);
     if (env.IsExceptionPending()) return id;
@@ -416,7 +416,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     In src;
     uint32_t owner, index;
     if (!Bytes(info, 0, "key material", &src, false, &err) || !Owner(info, 1, &owner, &err)) return Throw(env, err);
-    if (src.n == 0 || src.n > 8192) return Bad(env, "key material must be 1 to 8192 bytes");
+    if (src.n == 0 || src.n > kMaxKeyBytes) return Bad(env, "key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
     bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     Napi::Value id = NewKey(env, src.n, KeyKind::Secret, owner, sealed, &index);
     if (env.IsExceptionPending()) return id;
@@ -444,9 +444,9 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     bool sealed = info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
     In part{src.p + off, len};
     auto* wipeFrom = const_cast<uint8_t*>(part.p);
-    if (!decodedLength(static_cast<Encoding>(enc), part, &outLen, &err) || outLen == 0 || outLen > 8192) {
+    if (!decodedLength(static_cast<Encoding>(enc), part, &outLen, &err) || outLen == 0 || outLen > kMaxKeyBytes) {
       sodium_memzero(wipeFrom, len);
-      if (!err) err.set(Code::InvalidArgument, "decoded key material must be 1 to 8192 bytes");
+      if (!err) err.set(Code::InvalidArgument, "decoded key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
       return Throw(env, err);
     }
     Napi::Value id = NewKey(env, outLen, KeyKind::Secret, owner, sealed, &index);
@@ -486,6 +486,9 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
         if (!v.IsNumber()) return Throw(env, Code::InvalidHandle, "not a key handle");
         d = v.As<Napi::Number>().DoubleValue();
         if (!store_.decodeKey(d, &ikm[parts], &err)) return Throw(env, err);
+        if (store_.slot(ikm[parts])->lent) {
+          return Throw(env, Code::KeyLent, "key is lent to JavaScript by exposeUnsafe and cannot be used until returned");
+        }
         parts++;
       }
     } else {

@@ -322,17 +322,17 @@ void Arena::close(Region* r) {
 bool Arena::alloc(size_t len, bool vault, Allocation* out, Err* err) {
   if (!status_.initialized) return err->set(Code::NotInitialized, "secret memory is not initialised");
   const size_t need = (2 * kCanary + len + kCell - 1) / kCell;
-  const size_t maxCells = config_.regionPages * page_ / kCell - 1;
-  if (need > maxCells && !vault) {
-    return err->set(Code::InvalidArgument, "a slot of " + std::to_string(len) +
-                                               " bytes does not fit in one region of " +
-                                               std::to_string(config_.regionPages) + " pages");
+  if (len == 0 || len > kMaxKeyBytes) {
+    return err->set(Code::InvalidArgument, "a key must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
   }
+  const size_t maxCells = config_.regionPages * page_ / kCell - 1;
+  // A slot larger than a region gets a region of its own.
+  const bool dedicated = need > maxCells && !vault;
   const uint32_t n = static_cast<uint32_t>(need);
   Region* target = nullptr;
   uint32_t cell = 0;
-  for (Region* r : regions_) {
-    if (r->vault != vault) continue;
+  for (Region* r : dedicated ? std::vector<Region*>() : regions_) {
+    if (r->vault != vault || r->dedicated) continue;
     if (r->cells - r->usedCells < n) continue;
     if (findRun(r, n, &cell)) {
       target = r;
@@ -340,8 +340,10 @@ bool Arena::alloc(size_t len, bool vault, Allocation* out, Err* err) {
     }
   }
   if (!target) {
-    target = createRegion(vault ? ((n + 1) * kCell + page_ - 1) / page_ : config_.regionPages, vault, err);
+    const size_t own = ((n + 1) * kCell + page_ - 1) / page_;
+    target = createRegion(vault || dedicated ? own : config_.regionPages, vault, err);
     if (!target) return false;
+    target->dedicated = dedicated;
     if (!findRun(target, n, &cell)) return err->set(Code::Internal, "fresh region has no room");
   }
   if (!open(target, err)) return false;
@@ -379,9 +381,9 @@ bool Arena::release(const Allocation& a, size_t len) {
   if (r->usedCells == 1) {
     size_t empty = 0;
     for (Region* x : regions_) {
-      if (x->usedCells == 1 && x->vault == r->vault) empty++;
+      if (x->usedCells == 1 && x->vault == r->vault && !x->dedicated) empty++;
     }
-    if (r->vault || empty > config_.retainRegions) {
+    if (r->vault || r->dedicated || empty > config_.retainRegions) {
       for (size_t i = 0; i < regions_.size(); i++) {
         if (regions_[i] == r && i != 0) {
           regions_.erase(regions_.begin() + static_cast<long>(i));

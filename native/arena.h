@@ -33,6 +33,8 @@ struct ArenaConfig {
 };
 
 constexpr size_t kCell = 64;
+// The largest key: HKDF-SHA512's maximum output (255 * 64 bytes).
+constexpr size_t kMaxKeyBytes = 255 * 64;
 constexpr size_t kCanary = 16;
 
 struct Region {
@@ -44,6 +46,7 @@ struct Region {
   size_t usedCells = 0;  // cell 0 (canary) included
   std::vector<uint64_t> bitmap;
   bool vault = false;    // sealed (PROT_NONE) between uses
+  bool dedicated = false;  // sized for one large slot; unmapped when empty
   bool sealed = false;
   int opens = 0;
   bool locked = false;

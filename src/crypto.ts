@@ -169,6 +169,7 @@ export function aeadOpen(key: Key, nonce: Uint8Array, ciphertext: Uint8Array, op
 
 /** Seals with a fresh random nonce: returns nonce || ciphertext || tag (XChaCha20-Poly1305 by default). */
 export function seal(key: Key, plaintext: Bytes, options: AeadOptions = {}): Buffer {
+  onlyKnownOptions(options, ['algorithm', 'aad'], 'seal');
   const alg = options.algorithm ?? 'xchacha20-poly1305';
   aeadId(alg);
   const nonce = randomFillSync(Buffer.allocUnsafe(NONCE[alg]));
@@ -178,6 +179,7 @@ export function seal(key: Key, plaintext: Bytes, options: AeadOptions = {}): Buf
 
 /** Opens what seal() produced. */
 export function open(key: Key, sealed: Uint8Array, options: AeadOptions = {}): Buffer {
+  onlyKnownOptions(options, ['algorithm', 'aad'], 'open');
   const alg = options.algorithm ?? 'xchacha20-poly1305';
   aeadId(alg);
   const bytes = toBytes(sealed, 'sealed message')!;
@@ -217,13 +219,14 @@ export function x25519SharedSecret(privateKey: Key, peerPublicKey: Uint8Array, o
  */
 export function exposeUnsafe<T>(key: Key, fn: (bytes: Uint8Array) => T): T {
   const id = keyId(key, 'exposeUnsafe');
+  if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'exposeUnsafe() takes a function');
   const n = native();
   const view = new Uint8Array(n.exposeBegin(id));
   let result: T;
   try {
     result = fn(view);
   } catch (e) {
-    n.exposeEnd(id);
+    if (n.keyAlive(id)) n.exposeEnd(id);
     throw e;
   }
   if (result && typeof (result as { then?: unknown }).then === 'function') {
@@ -231,6 +234,6 @@ export function exposeUnsafe<T>(key: Key, fn: (bytes: Uint8Array) => T): T {
       if (n.keyAlive(id)) n.exposeEnd(id);
     }) as unknown as T;
   }
-  n.exposeEnd(id);
+  if (n.keyAlive(id)) n.exposeEnd(id);
   return result;
 }

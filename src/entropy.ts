@@ -154,6 +154,7 @@ export class EntropySource {
     try {
       remote = await get();
     } catch (e) {
+      if (!scope.active) throw e;
       if (this.options.onKmsFailure === 'degrade-to-local') {
         this.stats.degraded++;
         this.#logger.warn('secret-scope: KMS entropy failed; degrading to local entropy for this scope', {

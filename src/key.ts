@@ -6,8 +6,8 @@
  */
 import { native } from './native.js';
 import { ensureSecretMemory } from './memory.js';
-import { ForeignHandleError, InvalidHandleError, ScopeEndedError } from './errors.js';
-import type { SecretScope } from './scope.js';
+import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, ScopeEndedError } from './errors.js';
+import { SecretScope } from './scope.js';
 import { scopeForNewKey, scopeGuard } from './scope-context.js';
 
 const KEY_BRAND = Symbol.for('secret-scope.key');
@@ -99,8 +99,14 @@ export function keyId(k: unknown, what: string): number {
 /** Native scope id for a new key, and the scope object that will own it (internal). */
 export function ownerFor(options: KeyOptions | undefined): { scope: SecretScope | null; nativeScope: number } {
   ensureSecretMemory();
+  if (options?.label !== undefined && typeof options.label !== 'string') {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'key label must be a string');
+  }
   const scope = options?.scope === undefined ? scopeForNewKey() : options.scope;
   if (scope === null) return { scope: null, nativeScope: 0 };
+  if (!(scope instanceof SecretScope)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.scope must be a SecretScope (or null for a key you release yourself)');
+  }
   if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'cannot create a key in a scope that has ended');
   return { scope, nativeScope: scope.nativeId };
 }

@@ -55,14 +55,37 @@ function endAfterStream(response: unknown, scope: InvocationScope): unknown {
   return response;
 }
 
+/**
+ * Binds the handler to its invocation's scope with AsyncLocalStorage.run. Optional:
+ * the middleware binds through enterWith and through context.secretScope, but
+ * `middy(bindScope(handler))` is exact whatever middlewares run before ours.
+ */
+export function bindScope<A extends unknown[], R>(handler: (event: unknown, context: any, ...rest: A) => R) {
+  return function (this: unknown, event: unknown, context: any, ...rest: A): R {
+    const scope = context?.secretScope as InvocationScope | undefined;
+    return scope ? scopeStorage.run(scope, () => handler.call(this, event, context, ...rest)) : handler.call(this, event, context, ...rest);
+  };
+}
+
 export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
+  secretScopeValidateOptions(opts);
   const options: SecretScopeOptions = { ...secretScopeDefaults, ...opts };
   const core = new SecretScopeCore(options);
 
   const before = (request: MiddyRequest): void => {
     const scope = core.open(request.event, request.context);
     (request as unknown as Record<symbol, unknown>)[SCOPE] = scope;
-    Object.defineProperty(request.context, 'secretScope', { value: scope, configurable: true, enumerable: false, writable: true });
+    // Reading context.secretScope (re)binds the scope to the reader's async context. middy 6
+    // runs before-middlewares in a nested async function: when an async middleware runs
+    // ahead of ours, enterWith below cannot reach the context the handler is called in.
+    Object.defineProperty(request.context, 'secretScope', {
+      configurable: true,
+      enumerable: false,
+      get: () => {
+        if (scope.active && scopeStorage.getStore() !== scope) scopeStorage.enterWith(scope);
+        return scope;
+      },
+    });
     // Early responses skip our after/onError: watch for middy setting the response while
     // an earlyResponse is present, and end the scope right there, before it is returned.
     let response = request.response;

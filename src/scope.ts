@@ -5,6 +5,8 @@
 import { native } from './native.js';
 import { ensureSecretMemory } from './memory.js';
 import { scopeStorage } from './scope-context.js';
+import { InvalidArgumentError } from './errors.js';
+import { onlyKnownOptions } from './bytes.js';
 
 export interface ScopeOptions {
   /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
@@ -23,6 +25,11 @@ export class SecretScope {
   readonly #onEnd: Array<() => void> = [];
 
   constructor(options: ScopeOptions = {}) {
+    onlyKnownOptions(options ?? undefined, ['bound', 'name'], 'SecretScope');
+    options ??= {};
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope name must be a string');
+    }
     ensureSecretMemory();
     this.nativeId = native().scopeOpen();
     this.#bound = options.bound ?? false;
@@ -50,12 +57,14 @@ export class SecretScope {
 
   /** Runs fn with this scope as the current scope (AsyncLocalStorage) and binds the scope. */
   run<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope.run() takes a function');
     this.#bound = true;
     return scopeStorage.run(this, fn);
   }
 
   /** Registers cleanup that runs when the scope ends (before the keys are wiped). */
   onEnd(fn: () => void): void {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope.onEnd() takes a function');
     this.#onEnd.push(fn);
   }
 
@@ -71,7 +80,9 @@ export class SecretScope {
         firstError ??= e;
       }
     }
-    const wiped = native().scopeClose(this.nativeId);
+    // After a canary violation or purgeAllSecrets() the native scope is already gone.
+    const n = native();
+    const wiped = n.scopeAlive(this.nativeId) ? n.scopeClose(this.nativeId) : 0;
     this.#wiped = wiped;
     if (firstError) throw firstError;
     return wiped;
@@ -83,8 +94,8 @@ export class SecretScope {
 }
 
 /** Opens a scope that the caller ends with scope.end(). */
-export function openScope(options: ScopeOptions = {}): SecretScope {
-  return new SecretScope(options);
+export function openScope(options?: ScopeOptions): SecretScope {
+  return new SecretScope(options ?? {});
 }
 
 /**
@@ -92,7 +103,8 @@ export function openScope(options: ScopeOptions = {}): SecretScope {
  * whatever happens (the shape of Go's secret.Do).
  */
 export async function withScope<T>(fn: (scope: SecretScope) => T | Promise<T>, options: ScopeOptions = {}): Promise<T> {
-  const scope = new SecretScope({ ...options, bound: true });
+  if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'withScope() takes a function');
+  const scope = new SecretScope({ ...(options ?? {}), bound: true });
   try {
     return await scope.run(() => fn(scope));
   } finally {

@@ -433,17 +433,10 @@ for (const version of VERSIONS) {
 
     it('64 concurrent invocations stay isolated (secretScopeMiddleware first)', concurrent(false));
 
-    // BUG (src/middy.ts `before`, reported): with middy 6 and an async
-    // before-middleware ahead of ours, our `before` runs inside middy's nested
-    // runMiddlewares() continuation; scopeStorage.enterWith() there does not
-    // reach runRequest()'s continuation that calls the handler, and every
-    // concurrent handler sees the LAST opened scope as currentScope():
-    // invocation r1's own key derivation throws ScopeEndedError ("belongs to
-    // another invocation's scope"), randomKey() in r1 lands in r64's scope.
-    // (middy 7 calls middlewares inline in runRequest and is not affected.)
-    // TEMPORARY it.fails for middy 6: flip to it() once the middleware binds the
-    // handler's async context reliably.
-    (version.name === 'middy 6' ? it.fails : it)('64 concurrent invocations stay isolated (an async before-middleware ahead of ours)', concurrent(true));
+    // Regression: with middy 6 and an async before-middleware ahead of ours, our `before`
+    // runs inside middy's nested runMiddlewares() continuation, where enterWith() cannot
+    // reach the handler's context; reading context.secretScope rebinds it there.
+    it('64 concurrent invocations stay isolated (an async before-middleware ahead of ours)', concurrent(true));
 
     // middy calls `before` synchronously from the invoking code, so enterWith()
     // also rebinds the caller's async context. Documented behaviour

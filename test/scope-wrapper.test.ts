@@ -465,10 +465,10 @@ describe('options are validated at creation, by every entry point', () => {
     });
   }
 
-  // BUG (src/middy.ts, reported): secretScopeMiddleware spreads `opts` into the
+  // Regression: secretScopeMiddleware used to spread `opts` into the
   // defaults before validating, so a non-object (42, true) is silently accepted
-  // as "no options". TEMPORARY it.fails: flip to it() once src/middy.ts validates first.
-  it.fails('secretScopeMiddleware(non-object options) -> OptionsError', () => {
+  // as "no options" (regression).
+  it('secretScopeMiddleware(non-object options) -> OptionsError', () => {
     expectOptionsError(() => secretScopeMiddleware(42 as unknown as SecretScopeOptions), /object/);
   });
 
