@@ -40,7 +40,7 @@ export { SecretScope, openScope, withScope, type ScopeOptions } from './scope.js
 export { currentScope } from './scope-context.js';
 export { testing } from './testing.js';
 export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedContext } from './wrapper.js';
-export { secretScopeMiddleware, secretScopeValidateOptions } from './middy.js';
+export { secretScopeMiddleware, secretScopeValidateOptions, bindScope } from './middy.js';
 export { secretScoped } from './decorator.js';
 export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';
 export { EntropySource, type EntropyOptions, type EntropyPolicy, type EntropyStats } from './entropy.js';
