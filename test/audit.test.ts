@@ -207,15 +207,18 @@ describe('audit of the examples (child process, local KMS over HTTP)', () => {
     expect(derivedKeyCopies(r)).toEqual([]);
   }, 30_000);
 
-  it('HTTPS mode: measures the KMS-plaintext residual (recorded, documented in SECURITY.md)', async () => {
-    const r = await audit('success.mjs', { https: true });
+  it.each([
+    ['default KMS client', 'success.mjs'],
+    ['zeroed read buffers (the JavaScript-side best)', 'kms-user-buffer.mjs'],
+  ])('HTTPS mode, %s: measures the KMS-plaintext residual (recorded, documented in SECURITY.md)', async (label, file) => {
+    const r = await audit(file, { https: true });
     expect(r.kmsTransport).toBe('https');
     expect(r.outcomes[0]).toMatchObject({ ok: true });
     expect(derivedKeyCopies(r)).toEqual([]);
     const final = r.scans.find((s) => s.moment === 'final')!;
     const kms = final.hits.filter((h) => h.failing && (h.kind === 'kms-entropy' || h.kind === 'kms-root'));
     // Recorded, not asserted to be 0: SECURITY.md quotes the figure and the command.
-    console.log(`[audit] HTTPS residual after the scope: ${kms.length} KMS-plaintext copies (${kms.map((h) => `${h.mapping.kind}:${h.kind}`).join(', ')})`);
+    console.log(`[audit] HTTPS residual after the scope, ${label}: ${kms.length} KMS-plaintext copies (${kms.map((h) => `${h.mapping.kind}:${h.kind}`).join(', ')})`);
     expect(kms.every((h) => h.form === 'base64')).toBe(true);
   }, 30_000);
 });
