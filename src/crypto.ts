@@ -44,6 +44,27 @@ function lengthOf(v: unknown, what: string, dflt: number): number {
   return v;
 }
 
+/**
+ * Moves caller bytes into a fresh off-heap staging buffer and zeroes the
+ * caller's range in place. A typed array of <= 64 bytes lives on the V8 heap;
+ * handing it to native code would make V8 move it off-heap and leave the old
+ * bytes behind, unzeroed. The native side zeroes the staging buffer after use.
+ */
+function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+  const staging = new Uint8Array(new ArrayBuffer(length));
+  const range = bytes.subarray(offset, offset + length);
+  staging.set(range);
+  range.fill(0);
+  return staging;
+}
+
+function checkRange(bytes: Uint8Array, offset: unknown, length: unknown, what: string): void {
+  const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (!ok(offset) || !ok(length) || (offset as number) + (length as number) > bytes.length) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: offset and length must lie inside the buffer`);
+  }
+}
+
 /** A fresh random key from getrandom, written straight into guarded memory. */
 export function randomKey(length = 32, options?: KeyOptions): Key {
   onlyKnownOptions(options, KEY_OPTS, 'randomKey');
@@ -60,7 +81,7 @@ export function importKey(bytes: Uint8Array, options?: KeyOptions): Key {
   }
   const { scope, nativeScope } = ownerFor(options);
   const length = bytes.length;
-  return wrapKey(native().keyImport(bytes, nativeScope), scope, length, 'secret', options?.label);
+  return wrapKey(native().keyImport(stage(bytes, 0, length), nativeScope), scope, length, 'secret', options?.label);
 }
 
 export interface DecodeOptions extends KeyOptions {
@@ -84,8 +105,9 @@ export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
   if (enc === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "decodeKey: encoding must be 'base64', 'base64url' or 'hex'");
   const offset = options.offset ?? 0;
   const length = options.length ?? bytes.length - offset;
+  checkRange(bytes, offset, length, 'decodeKey');
   const { scope, nativeScope } = ownerFor(options);
-  const id = native().keyDecode(bytes, offset, length, enc, nativeScope);
+  const id = native().keyDecode(stage(bytes, offset, length), 0, length, enc, nativeScope);
   return wrapKey(id, scope, native().keyLength(id), 'secret', options.label);
 }
 

@@ -29,8 +29,10 @@ interface Captured {
 const FIELD = Buffer.from('"Plaintext"');
 
 /** Finds the value range of the top-level "Plaintext" string in a KMS JSON body. */
-export function findPlaintext(body: Uint8Array): { start: number; end: number } | undefined {
-  const at = Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(FIELD);
+export function findPlaintext(body: Buffer): { start: number; end: number } | undefined {
+  // Never touch `.buffer` of a view that may live on the V8 heap: V8 would move its
+  // bytes off-heap and leave the old copy behind, unzeroed.
+  const at = body.indexOf(FIELD);
   if (at < 0) return undefined;
   let i = at + FIELD.length;
   const ws = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -49,29 +51,31 @@ export function findPlaintext(body: Uint8Array): { start: number; end: number } 
   return { start, end };
 }
 
-/** Reads a response body into one buffer of our own, zeroing every chunk read. */
+/**
+ * Reads a response body into one buffer of our own (off the V8 heap, so that
+ * zeroing it zeroes the only copy), zeroing every chunk read.
+ */
 async function readAndZero(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let total = 0;
   try {
     if (body instanceof Uint8Array) {
-      chunks.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      chunks.push(body);
       total = body.byteLength;
     } else if (body && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
         if (typeof chunk === 'string') throw new KmsEntropyError('ERR_KMS', 'KMS response body arrived as text');
-        const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        chunks.push(b);
-        total += b.length;
+        chunks.push(chunk);
+        total += chunk.byteLength;
       }
     } else {
       throw new KmsEntropyError('ERR_KMS', 'KMS response has no readable body');
     }
-    const out = Buffer.allocUnsafeSlow(total);
+    const out = Buffer.from(new ArrayBuffer(total));
     let o = 0;
     for (const c of chunks) {
-      c.copy(out, o);
-      o += c.length;
+      out.set(c, o);
+      o += c.byteLength;
     }
     return out;
   } finally {

@@ -1,6 +1,7 @@
 /** The only module that creates KMS clients and commands (loaded lazily: @aws-sdk/client-kms is a peer). */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { KmsEntropyError } from './errors.js';
+import { ZeroingHttpAgent, ZeroingHttpsAgent } from './kms-agents.js';
 
 type KmsModule = typeof import('@aws-sdk/client-kms');
 let kmsModule: Promise<KmsModule> | undefined;
@@ -37,7 +38,14 @@ export class KmsAccess {
   async client(): Promise<KMSClient> {
     if (this.#client) return this.#client;
     const { KMSClient } = await loadKms();
-    this.#client ??= new KMSClient({ ...(this.#config ?? {}) });
+    const config: KMSClientConfig = { ...(this.#config ?? {}) };
+    // Our agents zero the socket buffers that held KMS responses (see kms-agents.ts).
+    // A caller's own requestHandler is used as given.
+    config.requestHandler ??= {
+      httpAgent: new ZeroingHttpAgent({ keepAlive: true }),
+      httpsAgent: new ZeroingHttpsAgent({ keepAlive: true }),
+    } as KMSClientConfig['requestHandler'];
+    this.#client ??= new KMSClient(config);
     return this.#client;
   }
 }

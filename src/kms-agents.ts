@@ -1,0 +1,55 @@
+/**
+ * HTTP agents for the KMS clients secret-scope creates. Node frees socket read
+ * buffers without zeroing them, and a KMS response holds a plaintext in base64.
+ * - HTTP: each socket reads into one buffer of its own (net `onread`); the HTTP
+ *   parser copies what it keeps synchronously, then the buffer is zeroed.
+ * - HTTPS: cleartext comes out of the TLS layer, where `onread` does not apply:
+ *   each 'data' buffer is zeroed once dispatched. What OpenSSL keeps internally
+ *   cannot be wiped from JavaScript (measured in SECURITY.md).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+const READ_BUFFER = 16 * 1024;
+
+export class ZeroingHttpAgent extends http.Agent {
+  // The Agent uses the returned socket; it needs no callback for a synchronous one.
+  override createConnection(options: http.ClientRequestArgs): Duplex {
+    // Off the V8 heap, so that zeroing it zeroes the only copy.
+    const buffer = Buffer.from(new ArrayBuffer(READ_BUFFER));
+    const socket: net.Socket = net.connect(
+      {
+        ...(options as unknown as net.TcpNetConnectOpts),
+        onread: {
+          buffer,
+          callback: (n: number, buf: Uint8Array) => {
+            const chunk = (buf as Buffer).subarray(0, n);
+            try {
+              socket.emit('data', chunk);
+            } finally {
+              chunk.fill(0);
+            }
+            return true;
+          },
+        },
+      } as net.TcpNetConnectOpts,
+    );
+    return socket;
+  }
+}
+
+export class ZeroingHttpsAgent extends https.Agent {
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): Duplex {
+    const socket = (https.Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.apply(this, args);
+    const emit = socket.emit;
+    socket.emit = function (this: Duplex, event: string | symbol, ...rest: unknown[]): boolean {
+      const r = emit.call(this, event, ...rest);
+      const chunk = rest[0];
+      if (event === 'data' && chunk instanceof Uint8Array) chunk.fill(0);
+      return r;
+    } as typeof socket.emit;
+    return socket;
+  }
+}
