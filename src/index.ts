@@ -45,6 +45,7 @@ export { secretScoped } from './decorator.js';
 export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';
 export { EntropySource, type EntropyOptions, type EntropyPolicy, type EntropyStats } from './entropy.js';
 export { KmsAccess, type KmsOptions } from './kms-client.js';
+export { ZeroingHttpAgent, ZeroingHttpsAgent } from './kms-agents.js';
 export { decryptRootKey, generateRootKey, type RootKeyOptions } from './root-keys.js';
 export { sendCapturingPlaintext, findPlaintext } from './kms-capture.js';
 export { installExitPurge } from './exit.js';
