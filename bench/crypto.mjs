@@ -1,0 +1,98 @@
+// One invocation's crypto, side by side: the contenders run interleaved in
+// rounds (A B C D, B C D A, ...), each sample many iterations, medians of the
+// per-iteration times. Ratios are secret-scope's median over the other's.
+import {
+  nodeCryptoContender,
+  rawNapiContender,
+  secretScopeContender,
+  secretScopeRunContender,
+  sodiumNativeContender,
+} from './contenders.mjs';
+import { runRounds, syncSampler } from './harness.mjs';
+import { median } from './stats.mjs';
+import { buildFloor, floorCheck, floorContender } from './floor.mjs';
+import { rmSync } from 'node:fs';
+
+export const TARGETS = {
+  vsNodeCrypto: { max: 0.5, text: 'secret-scope <= 0.5x node:crypto' },
+  vsSodiumNative: { max: 0.2, text: 'secret-scope >= 5x faster than sodium-native (<= 0.2x)' },
+  vsFloor: { max: 2, text: 'secret-scope <= 2x the compute floor' },
+};
+
+function same(a, b) {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+export async function runCrypto({ lib, raw, sodium, smoke, log }) {
+  const sampleMs = smoke ? 2 : 8;
+  const rounds = smoke ? 5 : 41;
+  const warmMs = smoke ? 20 : 300;
+
+  const contenders = [];
+  const skipped = {};
+  contenders.push(syncSampler(secretScopeContender(lib)));
+  contenders.push(syncSampler(nodeCryptoContender()));
+  if (sodium.sodium) contenders.push(syncSampler(sodiumNativeContender(sodium.sodium)));
+  else skipped.sodiumNative = sodium.error;
+  const floorBuild = buildFloor();
+  let floorRef;
+  if (floorBuild.error) {
+    skipped.floor = floorBuild.error;
+  } else {
+    floorRef = floorCheck(floorBuild.exe);
+    contenders.push(floorContender(floorBuild.exe));
+  }
+  // Informational: where secret-scope's time goes.
+  contenders.push(syncSampler(secretScopeRunContender(lib)));
+  contenders.push(syncSampler(rawNapiContender(raw)));
+
+  // Correctness first: the same tag everywhere, the same XChaCha20-Poly1305 bytes where that cipher is used.
+  const checks = {};
+  for (const c of contenders) {
+    if (!c.once) continue;
+    c.once();
+    checks[c.id] = c.result();
+  }
+  const ref = checks.secretScope;
+  const verify = {};
+  for (const [id, r] of Object.entries(checks)) {
+    verify[id] = { tag: same(r.tag, ref.tag), sealed: id === 'nodeCrypto' ? 'chacha20-poly1305 (not comparable)' : same(r.sealed, ref.sealed) };
+  }
+  if (floorRef) verify.floor = { tag: same(floorRef.tag, ref.tag), sealed: same(floorRef.sealed, ref.sealed) };
+  const mismatched = Object.entries(verify).filter(([, v]) => v.tag !== true || v.sealed === false);
+  if (mismatched.length) throw new Error(`contenders disagree on the output: ${JSON.stringify(verify)}`);
+
+  const results = await runRounds(contenders, { rounds, sampleMs, warmMs });
+  let floorSelfMedian = null;
+  for (const c of contenders) if (c.close) floorSelfMedian = await c.close();
+  if (floorBuild.dir) rmSync(floorBuild.dir, { recursive: true, force: true });
+  if (results.floor) results.floor.selfReportedMedianNs = floorSelfMedian;
+
+  const ssMed = results.secretScope.medianNs;
+  const ratio = (id) => (results[id] ? ssMed / results[id].medianNs : null);
+  const ratios = { vsNodeCrypto: ratio('nodeCrypto'), vsSodiumNative: ratio('sodiumNative'), vsFloor: ratio('floor') };
+  // Noise check: the median over rounds of (secret-scope's sample / the other's sample in the same round).
+  const paired = (id) => {
+    if (!results[id]) return null;
+    const a = results.secretScope.samplesNs;
+    const b = results[id].samplesNs;
+    return median(a.map((x, i) => x / b[i]));
+  };
+  const pairedRatios = { vsNodeCrypto: paired('nodeCrypto'), vsSodiumNative: paired('sodiumNative'), vsFloor: paired('floor') };
+  const targets = {};
+  for (const [k, t] of Object.entries(TARGETS)) {
+    targets[k] = { target: t.text, ratio: ratios[k], pass: ratios[k] == null ? null : ratios[k] <= t.max };
+  }
+  return {
+    method: { rounds, sampleMs, warmMs, order: 'round-robin, rotated each round', clock: 'process.hrtime.bigint (floor: CLOCK_MONOTONIC in C)' },
+    workload:
+      'take 64 B entropy (wipe input), HKDF-SHA256 Extract + 4x Expand to 32 B keys, HMAC-SHA256 1 KiB, AEAD seal 1 KiB (XChaCha20-Poly1305; node: ChaCha20-Poly1305), wipe',
+    floorBuild: floorBuild.error ? { error: floorBuild.error } : { cmd: floorBuild.cmd, libsodium: floorRef?.libsodium },
+    outputCheck: verify,
+    skipped,
+    results,
+    ratios,
+    pairedRatios,
+    targets,
+  };
+}
