@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -104,8 +105,8 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   bool Size(const Napi::CallbackInfo& info, size_t i, const char* name, size_t min, size_t max, size_t* out, Err* err) {
     double d;
-    if (!Number(info, i, &d) || d != static_cast<double>(static_cast<long long>(d)) || d < static_cast<double>(min) ||
-        d > static_cast<double>(max)) {
+    // Range first: casting NaN, infinities or huge values is undefined behaviour.
+    if (!Number(info, i, &d) || !(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d)) {
       return err->set(Code::InvalidArgument, std::string(name) + " must be an integer from " + std::to_string(min) +
                                                  " to " + std::to_string(max));
     }
@@ -216,17 +217,17 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     }
     if (o.Get("regionPages").IsNumber()) {
       double p = o.Get("regionPages").As<Napi::Number>().DoubleValue();
-      if (p < 1 || p > 1024 || p != static_cast<int>(p)) return Bad(env, "regionPages must be an integer from 1 to 1024");
+      if (!(p >= 1 && p <= 1024) || p != std::floor(p)) return Bad(env, "regionPages must be an integer from 1 to 1024");
       c.regionPages = static_cast<size_t>(p);
     }
     if (o.Get("maxRegions").IsNumber()) {
       double p = o.Get("maxRegions").As<Napi::Number>().DoubleValue();
-      if (p < 1 || p > 65536 || p != static_cast<int>(p)) return Bad(env, "maxRegions must be an integer from 1 to 65536");
+      if (!(p >= 1 && p <= 65536) || p != std::floor(p)) return Bad(env, "maxRegions must be an integer from 1 to 65536");
       c.maxRegions = static_cast<size_t>(p);
     }
     if (o.Get("retainRegions").IsNumber()) {
       double p = o.Get("retainRegions").As<Napi::Number>().DoubleValue();
-      if (p < 0 || p > 65536 || p != static_cast<int>(p)) return Bad(env, "retainRegions must be an integer from 0 to 65536");
+      if (!(p >= 0 && p <= 65536) || p != std::floor(p)) return Bad(env, "retainRegions must be an integer from 0 to 65536");
       c.retainRegions = static_cast<size_t>(p);
     }
     if (sodium_init() < 0) return Throw(env, Code::Internal, "libsodium failed to initialise");

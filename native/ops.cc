@@ -47,16 +47,23 @@ bool fillRandom(uint8_t* out, size_t n, Err* err) {
 
 // One HMAC computation in scratch memory, with several message parts.
 static void hmac(Hash h, In key, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
+  // libsodium declares every pointer non-null, even for an empty key (absent HKDF salt).
+  static const uint8_t kNoKey[1] = {0};
+  if (!key.p) key.p = kNoKey;
   if (h == Hash::Sha256) {
     auto* st = reinterpret_cast<crypto_auth_hmacsha256_state*>(scratch);
     crypto_auth_hmacsha256_init(st, key.p, key.n);
-    for (size_t i = 0; i < n; i++) crypto_auth_hmacsha256_update(st, parts[i].p, parts[i].n);
+    for (size_t i = 0; i < n; i++) {
+      if (parts[i].n) crypto_auth_hmacsha256_update(st, parts[i].p, parts[i].n);
+    }
     crypto_auth_hmacsha256_final(st, out);
     sodium_memzero(st, sizeof *st);
   } else {
     auto* st = reinterpret_cast<crypto_auth_hmacsha512_state*>(scratch);
     crypto_auth_hmacsha512_init(st, key.p, key.n);
-    for (size_t i = 0; i < n; i++) crypto_auth_hmacsha512_update(st, parts[i].p, parts[i].n);
+    for (size_t i = 0; i < n; i++) {
+      if (parts[i].n) crypto_auth_hmacsha512_update(st, parts[i].p, parts[i].n);
+    }
     crypto_auth_hmacsha512_final(st, out);
     sodium_memzero(st, sizeof *st);
   }
