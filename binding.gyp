@@ -7,6 +7,7 @@
         "native/arena.cc",
         "native/keystore.cc",
         "native/ops.cc",
+        "native/sha2.cc",
         "native/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -230,6 +230,14 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       if (!(p >= 0 && p <= 65536) || p != std::floor(p)) return Bad(env, "retainRegions must be an integer from 0 to 65536");
       c.retainRegions = static_cast<size_t>(p);
     }
+    if (o.Get("sha2").IsString()) {
+      std::string e = o.Get("sha2").As<Napi::String>().Utf8Value();
+      if (e == "libsodium") {
+        hashes_ = &sodiumOnly();
+      } else if (e != "auto") {
+        return Bad(env, "sha2 must be 'auto' or 'libsodium'");
+      }
+    }
     if (sodium_init() < 0) return Throw(env, Code::Internal, "libsodium failed to initialise");
     Err err;
     if (!store_.arena().init(c, &err)) return Throw(env, err);
@@ -288,6 +296,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       r.Set("machine", u.machine);
     }
     r.Set("libsodium", sodium_version_string());
+    r.Set("sha2", hashes_->sha256->engine);
     r.Set("aes256gcm", sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1);
     r.Set("dumpable", prctl(PR_GET_DUMPABLE) == 1);
     struct rlimit core;
@@ -507,7 +516,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       acc[k].reset(new SlotAccess(&store_, s));
       in[k] = In{acc[k]->bytes(), s->len};
     }
-    if (!hkdfExtract(h, salt, in, parts, store_.slot(index)->alloc.bytes(), scratch, &err)) return Abandon(env, index, err);
+    if (!hkdfExtract(*hashes_, h, salt, in, parts, store_.slot(index)->alloc.bytes(), scratch, &err)) return Abandon(env, index, err);
     return id;
   }
 
@@ -531,7 +540,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (env.IsExceptionPending()) return id;
     ps = store_.slot(prk);
     SlotAccess acc(&store_, ps);
-    if (!hkdfExpand(h, acc.bytes(), ps->len, inf, store_.slot(index)->alloc.bytes(), len, scratch, &err)) {
+    if (!hkdfExpand(*hashes_, h, acc.bytes(), ps->len, inf, store_.slot(index)->alloc.bytes(), len, scratch, &err)) {
       return Abandon(env, index, err);
     }
     return id;
@@ -556,10 +565,10 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (env.IsExceptionPending()) return id;
     Slot* is = store_.slot(ikm);
     SlotAccess acc(&store_, is);
-    uint8_t* prk = scratch + 768;  // PRK after the HMAC state and T block
+    uint8_t* prk = scratch + 1280;  // after the HMAC area, which each HKDF step wipes (ops.cc layout)
     In part{acc.bytes(), is->len};
-    bool ok = hkdfExtract(h, salt, &part, 1, prk, scratch, &err) &&
-              hkdfExpand(h, prk, hashLen(h), inf, store_.slot(index)->alloc.bytes(), len, scratch, &err);
+    bool ok = hkdfExtract(*hashes_, h, salt, &part, 1, prk, scratch, &err) &&
+              hkdfExpand(*hashes_, h, prk, hashLen(h), inf, store_.slot(index)->alloc.bytes(), len, scratch, &err);
     sodium_memzero(prk, hashLen(h));
     if (!ok) return Abandon(env, index, err);
     return id;
@@ -586,7 +595,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Slot* s = store_.slot(k);
     SlotAccess acc(&store_, s);
     Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, tagLen);
-    if (!hmacSign(h, In{acc.bytes(), s->len}, msg, out.Data(), tagLen, scratch, &err)) return Throw(env, err);
+    if (!hmacSign(*hashes_, h, In{acc.bytes(), s->len}, msg, out.Data(), tagLen, scratch, &err)) return Throw(env, err);
     return out;
   }
 
@@ -604,7 +613,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     }
     Slot* s = store_.slot(k);
     SlotAccess acc(&store_, s);
-    if (!hmacVerify(h, In{acc.bytes(), s->len}, msg, tag, &valid, scratch, &err)) return Throw(env, err);
+    if (!hmacVerify(*hashes_, h, In{acc.bytes(), s->len}, msg, tag, &valid, scratch, &err)) return Throw(env, err);
     return Napi::Boolean::New(env, valid);
   }
 
@@ -761,6 +770,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
   }
 
   KeyStore store_;
+  const HashSet* hashes_ = &hostOrSodium();
   Napi::FunctionReference errorFactory_;
 };
 

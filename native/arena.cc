@@ -208,7 +208,7 @@ void Arena::writeCanaryCell(Region* r) {
 
 bool Arena::reserveScratch(Err* err) {
   // At the end of region 0, so that keys fill the region from its start.
-  scratchLen_ = 1024;
+  scratchLen_ = kScratchBytes;
   Region* r = regions_.front();
   const uint32_t n = static_cast<uint32_t>((2 * kCanary + scratchLen_ + kCell - 1) / kCell);
   if (r->cells < n + 2) return err->set(Code::InvalidArgument, "regionPages is too small for the scratch area");

@@ -36,6 +36,8 @@ constexpr size_t kCell = 64;
 // The largest key: HKDF-SHA512's maximum output (255 * 64 bytes).
 constexpr size_t kMaxKeyBytes = 255 * 64;
 constexpr size_t kCanary = 16;
+// The per-instance scratch area for hash states, HKDF blocks and key schedules.
+constexpr size_t kScratchBytes = 1536;
 
 struct Region {
   uint8_t* base = nullptr;  // start of the reservation (first guard page)

@@ -45,43 +45,64 @@ bool fillRandom(uint8_t* out, size_t n, Err* err) {
   return true;
 }
 
-// One HMAC computation in scratch memory, with several message parts.
-static void hmac(Hash h, In key, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
-  // libsodium declares every pointer non-null, even for an empty key (absent HKDF salt).
-  static const uint8_t kNoKey[1] = {0};
-  if (!key.p) key.p = kNoKey;
-  if (h == Hash::Sha256) {
-    auto* st = reinterpret_cast<crypto_auth_hmacsha256_state*>(scratch);
-    crypto_auth_hmacsha256_init(st, key.p, key.n);
-    for (size_t i = 0; i < n; i++) {
-      if (parts[i].n) crypto_auth_hmacsha256_update(st, parts[i].p, parts[i].n);
-    }
-    crypto_auth_hmacsha256_final(st, out);
-    sodium_memzero(st, sizeof *st);
-  } else {
-    auto* st = reinterpret_cast<crypto_auth_hmacsha512_state*>(scratch);
-    crypto_auth_hmacsha512_init(st, key.p, key.n);
-    for (size_t i = 0; i < n; i++) {
-      if (parts[i].n) crypto_auth_hmacsha512_update(st, parts[i].p, parts[i].n);
-    }
-    crypto_auth_hmacsha512_final(st, out);
-    sodium_memzero(st, sizeof *st);
+// Scratch layout (kScratchBytes): keyed inner/outer hash states, the padded
+// key block, the inner hash, a working state; HKDF's T block and PRK after them.
+constexpr size_t kIctx = 0, kOctx = 256, kPad = 512, kInner = 640, kT = 768, kWork = 1024;
+constexpr size_t kHmacArea = kWork + kHashCtxBytes;
+static_assert(kHmacArea + 64 <= kScratchBytes, "scratch too small");  // + a PRK at kHmacArea (addon.cc)
+
+static const HashImpl& impl(const HashSet& hs, Hash h) { return h == Hash::Sha256 ? *hs.sha256 : *hs.sha512; }
+
+// Keys the inner and outer states once; hmacRun() then costs two hash finals per MAC.
+static void hmacKey(const HashImpl& H, In key, uint8_t* scratch) {
+  uint8_t* pad = scratch + kPad;
+  uint8_t* work = scratch + kWork;
+  std::memset(pad, 0, H.block);
+  if (key.n > H.block) {
+    H.init(work);
+    H.update(work, key.p, key.n);
+    H.final(work, pad);
+  } else if (key.n) {
+    std::memcpy(pad, key.p, key.n);
   }
+  for (size_t i = 0; i < H.block; i++) pad[i] ^= 0x36;
+  H.init(scratch + kIctx);
+  H.update(scratch + kIctx, pad, H.block);
+  for (size_t i = 0; i < H.block; i++) pad[i] ^= 0x36 ^ 0x5c;
+  H.init(scratch + kOctx);
+  H.update(scratch + kOctx, pad, H.block);
+  sodium_memzero(pad, H.block);
+  sodium_memzero(work, kHashCtxBytes);
 }
 
-static_assert(sizeof(crypto_auth_hmacsha512_state) + 64 <= kScratchBytes, "scratch too small");
-static_assert(sizeof(crypto_aead_aes256gcm_state) + 64 <= kScratchBytes, "scratch too small");
+static void hmacRun(const HashImpl& H, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
+  uint8_t* work = scratch + kWork;
+  uint8_t* inner = scratch + kInner;
+  std::memcpy(work, scratch + kIctx, kHashCtxBytes);
+  for (size_t i = 0; i < n; i++) H.update(work, parts[i].p, parts[i].n);
+  H.final(work, inner);
+  std::memcpy(work, scratch + kOctx, kHashCtxBytes);
+  H.update(work, inner, H.out);
+  H.final(work, out);
+  sodium_memzero(inner, H.out);
+}
 
-bool hkdfExtract(Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err*) {
+static void wipeHmac(uint8_t* scratch) { sodium_memzero(scratch, kHmacArea); }
+
+bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err*) {
   // An absent salt is HashLen zero bytes, which HMAC pads to the same block as an empty key.
-  hmac(h, salt, ikm, parts, prk, scratch);
+  const HashImpl& H = impl(hs, h);
+  hmacKey(H, salt, scratch);
+  hmacRun(H, ikm, parts, prk, scratch);
+  wipeHmac(scratch);
   burnStack();
   return true;
 }
 
-bool hkdfExpand(Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
+bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
                 uint8_t* scratch, Err* err) {
-  const size_t hl = hashLen(h);
+  const HashImpl& H = impl(hs, h);
+  const size_t hl = H.out;
   if (outLen == 0 || outLen > 255 * hl) {
     return err->set(Code::InvalidArgument, "HKDF output length must be 1.." + std::to_string(255 * hl) +
                                                " bytes for this hash; got " + std::to_string(outLen));
@@ -90,7 +111,8 @@ bool hkdfExpand(Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out
     return err->set(Code::InvalidArgument, "HKDF-Expand needs a pseudorandom key of at least " +
                                                std::to_string(hl) + " bytes");
   }
-  uint8_t* t = scratch + 512;  // T(i) block, after the HMAC state
+  uint8_t* t = scratch + kT;
+  hmacKey(H, In{prk, prkLen}, scratch);
   size_t done = 0;
   uint8_t counter = 1;
   while (done < outLen) {
@@ -99,41 +121,46 @@ bool hkdfExpand(Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out
     if (counter > 1) parts[np++] = In{t, hl};
     parts[np++] = info;
     parts[np++] = In{&counter, 1};
-    hmac(h, In{prk, prkLen}, parts, np, t, scratch);
+    hmacRun(H, parts, np, t, scratch);
     size_t take = outLen - done < hl ? outLen - done : hl;
     std::memcpy(out + done, t, take);
     done += take;
     counter++;
   }
   sodium_memzero(t, hl);
+  wipeHmac(scratch);
   burnStack();
   return true;
 }
 
-bool hmacSign(Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err) {
+bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err) {
   const size_t hl = hashLen(h);
   if (tagLen < 16 || tagLen > hl) {
     return err->set(Code::InvalidArgument,
                     "HMAC tag length must be 16.." + std::to_string(hl) + " bytes; got " + std::to_string(tagLen));
   }
-  uint8_t* full = scratch + 512;
-  hmac(h, key, &msg, 1, full, scratch);
+  uint8_t* full = scratch + kT;
+  hmacKey(impl(hs, h), key, scratch);
+  hmacRun(impl(hs, h), &msg, 1, full, scratch);
   std::memcpy(tag, full, tagLen);
   sodium_memzero(full, hl);
+  wipeHmac(scratch);
   burnStack();
   return true;
 }
 
-bool hmacVerify(Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err) {
+bool hmacVerify(const HashSet& hs, Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err) {
   const size_t hl = hashLen(h);
   if (tag.n < 16 || tag.n > hl) {
     return err->set(Code::InvalidArgument,
                     "HMAC tag length must be 16.." + std::to_string(hl) + " bytes; got " + std::to_string(tag.n));
   }
-  uint8_t* full = scratch + 512;
-  hmac(h, key, &msg, 1, full, scratch);
+  uint8_t* full = scratch + kT;
+  hmacKey(impl(hs, h), key, scratch);
+  hmacRun(impl(hs, h), &msg, 1, full, scratch);
   *valid = sodium_memcmp(full, tag.p, tag.n) == 0;
   sodium_memzero(full, hl);
+  wipeHmac(scratch);
   burnStack();
   return true;
 }
@@ -164,7 +191,7 @@ bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err) {
 // XChaCha20-Poly1305 is ChaCha20-Poly1305 (IETF) under an HChaCha20 subkey; the
 // subkey is computed here so that it lives in the arena, not on the stack.
 static const uint8_t* xchachaSubkey(const uint8_t* key, In nonce, uint8_t* scratch, uint8_t* ietfNonce) {
-  uint8_t* sub = scratch + 512;
+  uint8_t* sub = scratch + kT;
   crypto_core_hchacha20(sub, nonce.p, key, nullptr);
   std::memset(ietfNonce, 0, 4);
   std::memcpy(ietfNonce + 4, nonce.p + 16, 8);
@@ -179,7 +206,7 @@ bool aeadSeal(Aead a, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out
       uint8_t n12[12];
       const uint8_t* sub = xchachaSubkey(key, nonce, scratch, n12);
       rc = crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, n12, sub);
-      sodium_memzero(scratch + 512, 32);
+      sodium_memzero(scratch + kT, 32);
       break;
     }
     case Aead::ChaCha20Poly1305:
@@ -206,7 +233,7 @@ bool aeadOpen(Aead a, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out,
       uint8_t n12[12];
       const uint8_t* sub = xchachaSubkey(key, nonce, scratch, n12);
       rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, n12, sub);
-      sodium_memzero(scratch + 512, 32);
+      sodium_memzero(scratch + kT, 32);
       break;
     }
     case Aead::ChaCha20Poly1305:

@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "errors.h"
+#include "sha2.h"
+#include "arena.h"  // kScratchBytes
 
 namespace ss {
 
@@ -17,7 +19,6 @@ struct In {
   size_t n = 0;
 };
 
-constexpr size_t kScratchBytes = 1024;
 
 size_t hashLen(Hash h);
 const char* aeadName(Aead a);
@@ -32,13 +33,13 @@ void burnStack();
 bool fillRandom(uint8_t* out, size_t n, Err* err);
 
 // HKDF (RFC 5869). `ikm` is a list of parts hashed in order (no concatenated copy).
-bool hkdfExtract(Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err* err);
-bool hkdfExpand(Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
+bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err* err);
+bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
                 uint8_t* scratch, Err* err);
 
 // HMAC; `tag` receives `tagLen` bytes (truncation allowed down to 16 bytes).
-bool hmacSign(Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err);
-bool hmacVerify(Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err);
+bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err);
+bool hmacVerify(const HashSet& hs, Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err);
 
 bool aeadAvailable(Aead a);
 bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err);

@@ -24,11 +24,18 @@ export interface SecretMemoryOptions {
   maxRegions?: number;
   /** Empty regions kept mapped for reuse (default 2). */
   retainRegions?: number;
+  /**
+   * SHA-2 engine for HMAC and HKDF: 'auto' (default) uses the SHA-256/512 that the
+   * host Node binary exports (OpenSSL, with the CPU's SHA instructions) after a
+   * known-answer check, else libsodium's; 'libsodium' forces libsodium's.
+   * Either way the hash states live in the arena.
+   */
+  sha2?: 'auto' | 'libsodium';
 }
 
 export type ProtectionReport = NativeReport & { arch: string; platform: string };
 
-const allowed = new Set(['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions']);
+const allowed = new Set(['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2']);
 let configured = false;
 
 /** Initialises secret memory with an explicit policy. Call once, before the first key. */

@@ -69,6 +69,7 @@ export interface NativeReport {
   kernel: string;
   machine: string;
   libsodium: string;
+  sha2: string;
   aes256gcm: boolean;
   dumpable: boolean;
   coreLimit: number | null;

@@ -325,9 +325,9 @@ describe.skipIf(!isRoot)('restricted children (uid 65534, RLIMIT_MEMLOCK, seccom
         { asUser: NOBODY, memlock: REGION, denyMemfdSecret },
       );
       const f = stage(r, 'filled');
-      // One region: 256 cells, minus the canary cell, minus the 17 cells (1024 + 32 bytes) of
+      // One region: 256 cells, minus the canary cell, minus the 25 cells (1536 + 32 bytes) of
       // the addon's scratch area, reserved at the end of region 0 when the arena is created.
-      const fit = 256 - 1 - Math.ceil((1024 + 32) / 64);
+      const fit = 256 - 1 - Math.ceil((1536 + 32) / 64);
       expect(f.made).toBe(fit);
       expect(f.error).toMatchObject({ at: fit, code: 'ERR_ARENA_EXHAUSTED' });
       expect(f.error.message).toMatch(new RegExp(`errno ${errno}\\b`));
