@@ -96,6 +96,24 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     return err->set(Code::InvalidArgument, std::string(name) + " must be a Buffer or Uint8Array");
   }
 
+  // An optional caller-provided output array of exactly `len` bytes (JS allocates from
+  // its pool far cheaper than napi_create_buffer); otherwise a new Buffer.
+  bool Output(const Napi::CallbackInfo& info, size_t i, size_t len, Napi::Value* holder, uint8_t** data, Err* err) {
+    Napi::Value v = info[i];
+    if (v.IsUndefined() || v.IsNull()) {
+      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(info.Env(), len);
+      *holder = b;
+      *data = b.Data();
+      return true;
+    }
+    In o;
+    if (!Bytes(info, i, "output", &o, false, err)) return false;
+    if (o.n != len) return err->set(Code::InvalidArgument, "output must be " + std::to_string(len) + " bytes");
+    *holder = v;
+    *data = const_cast<uint8_t*>(o.p);
+    return true;
+  }
+
   bool Number(const Napi::CallbackInfo& info, size_t i, double* out) {
     Napi::Value v = info[i];
     if (!v.IsNumber()) return false;
@@ -594,8 +612,10 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!Scratch(&scratch, &err)) return Throw(env, err);
     Slot* s = store_.slot(k);
     SlotAccess acc(&store_, s);
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, tagLen);
-    if (!hmacSign(*hashes_, h, In{acc.bytes(), s->len}, msg, out.Data(), tagLen, scratch, &err)) return Throw(env, err);
+    Napi::Value out;
+    uint8_t* data;
+    if (!Output(info, 4, tagLen, &out, &data, &err)) return Throw(env, err);
+    if (!hmacSign(*hashes_, h, In{acc.bytes(), s->len}, msg, data, tagLen, scratch, &err)) return Throw(env, err);
     return out;
   }
 
@@ -634,8 +654,10 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!aeadCheck(a, s->len, nonce.n, &err) || !Scratch(&scratch, &err)) return Throw(env, err);
     s = store_.slot(k);
     SlotAccess acc(&store_, s);
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, msg.n + kAeadTagLen);
-    if (!aeadSeal(a, acc.bytes(), nonce, msg, aad, out.Data(), scratch, &err)) return Throw(env, err);
+    Napi::Value out;
+    uint8_t* data;
+    if (!Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return Throw(env, err);
+    if (!aeadSeal(a, acc.bytes(), nonce, msg, aad, data, scratch, &err)) return Throw(env, err);
     return out;
   }
 
@@ -657,8 +679,10 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     }
     s = store_.slot(k);
     SlotAccess acc(&store_, s);
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, ct.n - kAeadTagLen);
-    if (!aeadOpen(a, acc.bytes(), nonce, ct, aad, out.Data(), scratch, &err)) return Throw(env, err);
+    Napi::Value out;
+    uint8_t* data;
+    if (!Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return Throw(env, err);
+    if (!aeadOpen(a, acc.bytes(), nonce, ct, aad, data, scratch, &err)) return Throw(env, err);
     return out;
   }
 

@@ -160,7 +160,12 @@ export interface HmacOptions {
 export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): Buffer {
   onlyKnownOptions(options, ['hash', 'tagLength'], 'hmacSign');
   const id = keyId(key, 'hmacSign');
-  return native().hmacSign(hashId(options.hash), id, toBytes(message, 'message')!, options.tagLength);
+  const h = hashId(options.hash);
+  const t = options.tagLength;
+  const tagLength = t === undefined ? (h === 0 ? 32 : 64) : t;
+  // The tag goes into a Buffer from Node's pool (cheaper than a native allocation).
+  const out = Number.isInteger(tagLength) && tagLength >= 16 && tagLength <= 64 ? Buffer.allocUnsafe(tagLength) : undefined;
+  return native().hmacSign(h, id, toBytes(message, 'message')!, t, out);
 }
 
 /** Constant-time HMAC check; a truncated tag (>= 16 bytes) is compared on its length. */
@@ -179,14 +184,17 @@ export interface AeadOptions {
 export function aeadSeal(key: Key, nonce: Uint8Array, plaintext: Bytes, options: AeadOptions = {}): Buffer {
   onlyKnownOptions(options, ['algorithm', 'aad'], 'aeadSeal');
   const id = keyId(key, 'aeadSeal');
-  return native().aeadSeal(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, toBytes(plaintext, 'plaintext')!, toBytes(options.aad, 'aad', true));
+  const pt = toBytes(plaintext, 'plaintext')!;
+  return native().aeadSeal(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, pt, toBytes(options.aad, 'aad', true), Buffer.allocUnsafe(pt.length + 16));
 }
 
 /** AEAD open with an explicit nonce. Throws AuthenticationError on any mismatch. */
 export function aeadOpen(key: Key, nonce: Uint8Array, ciphertext: Uint8Array, options: AeadOptions = {}): Buffer {
   onlyKnownOptions(options, ['algorithm', 'aad'], 'aeadOpen');
   const id = keyId(key, 'aeadOpen');
-  return native().aeadOpen(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, toBytes(ciphertext, 'ciphertext')!, toBytes(options.aad, 'aad', true));
+  const ct = toBytes(ciphertext, 'ciphertext')!;
+  const out = ct.length >= 16 ? Buffer.allocUnsafe(ct.length - 16) : undefined;
+  return native().aeadOpen(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, ct, toBytes(options.aad, 'aad', true), out);
 }
 
 /** Seals with a fresh random nonce: returns nonce || ciphertext || tag (XChaCha20-Poly1305 by default). */

@@ -30,10 +30,10 @@ export interface NativeAddon {
   hkdfExtract(hash: number, ikm: number | number[], salt: Uint8Array | undefined, scope: number): number;
   hkdfExpand(hash: number, prk: number, info: Uint8Array | undefined, length: number, scope: number): number;
   hkdf(hash: number, ikm: number, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number, scope: number): number;
-  hmacSign(hash: number, key: number, message: Uint8Array, tagLength?: number): Buffer;
+  hmacSign(hash: number, key: number, message: Uint8Array, tagLength?: number, out?: Uint8Array): Buffer;
   hmacVerify(hash: number, key: number, message: Uint8Array, tag: Uint8Array): boolean;
-  aeadSeal(alg: number, key: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer;
-  aeadOpen(alg: number, key: number, nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array): Buffer;
+  aeadSeal(alg: number, key: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  aeadOpen(alg: number, key: number, nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
   x25519Generate(scope: number): [number, Buffer];
   x25519Public(key: number): Buffer;
   x25519Shared(key: number, peer: Uint8Array, scope: number): number;
