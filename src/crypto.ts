@@ -50,8 +50,13 @@ function lengthOf(v: unknown, what: string, dflt: number): number {
  * handing it to native code would make V8 move it off-heap and leave the old
  * bytes behind, unzeroed. The native side zeroes the staging buffer after use.
  */
+let stagingArea: Uint8Array | undefined;
+const STAGING_BYTES = 4096;
+
 function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
-  const staging = new Uint8Array(new ArrayBuffer(length));
+  // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
+  stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
+  const staging = length <= STAGING_BYTES ? stagingArea.subarray(0, length) : new Uint8Array(new ArrayBuffer(length));
   const range = bytes.subarray(offset, offset + length);
   staging.set(range);
   range.fill(0);
@@ -81,7 +86,12 @@ export function importKey(bytes: Uint8Array, options?: KeyOptions): Key {
   }
   const { scope, nativeScope } = ownerFor(options);
   const length = bytes.length;
-  return wrapKey(native().keyImport(stage(bytes, 0, length), nativeScope), scope, length, 'secret', options?.label);
+  const staged = stage(bytes, 0, length);
+  try {
+    return wrapKey(native().keyImport(staged, nativeScope), scope, length, 'secret', options?.label);
+  } finally {
+    staged.fill(0); // the native side zeroed it on success; this covers every failure
+  }
 }
 
 export interface DecodeOptions extends KeyOptions {
@@ -107,8 +117,13 @@ export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
   const length = options.length ?? bytes.length - offset;
   checkRange(bytes, offset, length, 'decodeKey');
   const { scope, nativeScope } = ownerFor(options);
-  const id = native().keyDecode(stage(bytes, offset, length), 0, length, enc, nativeScope);
-  return wrapKey(id, scope, native().keyLength(id), 'secret', options.label);
+  const staged = stage(bytes, offset, length);
+  try {
+    const id = native().keyDecode(staged, 0, length, enc, nativeScope);
+    return wrapKey(id, scope, native().keyLength(id), 'secret', options.label);
+  } finally {
+    staged.fill(0);
+  }
 }
 
 export interface HkdfOptions extends KeyOptions {
