@@ -42,6 +42,8 @@ export class KmsEntropyError extends SecretScopeError {}
 /** Options passed to a wrapper or middleware are invalid. */
 export class OptionsError extends SecretScopeError {}
 
+import { bumpPurgeEpoch } from './epoch.js';
+
 const byCode: Record<string, new (code: string, message: string) => SecretScopeError> = {
   ERR_PROTECTION_UNAVAILABLE: ProtectionUnavailableError,
   ERR_INVALID_HANDLE: InvalidHandleError,
@@ -60,6 +62,7 @@ const byCode: Record<string, new (code: string, message: string) => SecretScopeE
 
 /** Builds the typed error for a native error code (the addon calls this). */
 export function errorFromCode(code: string, message: string): SecretScopeError {
+  if (code === 'ERR_CANARY_VIOLATION') bumpPurgeEpoch(); // the addon wiped every key
   const Cls = byCode[code] ?? SecretScopeError;
   return new Cls(code, message);
 }

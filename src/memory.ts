@@ -4,6 +4,7 @@
  */
 import { native, type NativeReport } from './native.js';
 import { InvalidArgumentError, ProtectionUnavailableError } from './errors.js';
+import { bumpPurgeEpoch } from './epoch.js';
 
 export type Backend = 'memfd_secret' | 'mlock' | 'plain';
 export type Requirement = 'secret' | 'locked' | 'any';
@@ -100,5 +101,6 @@ export function hardenProcess(): { dumpable: boolean; coreLimit: number } {
 
 /** Wipes and releases every key and scope in this thread (fatal paths, exit). Returns keys wiped. */
 export function purgeAllSecrets(): number {
+  bumpPurgeEpoch();
   return native().purge();
 }

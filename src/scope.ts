@@ -5,6 +5,7 @@
 import { native } from './native.js';
 import { ensureSecretMemory } from './memory.js';
 import { scopeStorage } from './scope-context.js';
+import { purgeEpoch } from './epoch.js';
 import { InvalidArgumentError } from './errors.js';
 import { onlyKnownOptions } from './bytes.js';
 
@@ -21,6 +22,7 @@ export class SecretScope {
   readonly name: string | undefined;
   #bound: boolean;
   #active = true;
+  readonly #epoch = purgeEpoch();
   #wiped = 0;
   readonly #onEnd: Array<() => void> = [];
 
@@ -36,8 +38,9 @@ export class SecretScope {
     this.name = options.name;
   }
 
+  /** False once ended, and once every key of the thread was wiped (purge, canary violation). */
   get active(): boolean {
-    return this.#active;
+    return this.#active && this.#epoch === purgeEpoch();
   }
 
   /** Whether keys of this scope may only be used inside its async context. */
@@ -70,7 +73,7 @@ export class SecretScope {
 
   /** Wipes and releases every key of the scope. Idempotent; returns keys wiped by this call. */
   end(): number {
-    if (!this.#active) return 0;
+    if (!this.#active) return 0;  // (after a purge end() still runs its onEnd callbacks once)
     this.#active = false;
     let firstError: unknown;
     for (const fn of this.#onEnd.splice(0)) {

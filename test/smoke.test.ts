@@ -18,3 +18,18 @@ describe('smoke', () => {
     expect(KeyReleasedError).toBeDefined();
   });
 });
+
+describe('purge', () => {
+  it('after purgeAllSecrets() every open scope reports itself ended and its keys are dead', async () => {
+    const { openScope, randomKey: rk, purgeAllSecrets, KeyReleasedError: KR } = await import('../src/index.js');
+    const scope = openScope();
+    const k = rk(32, { scope });
+    expect(scope.active).toBe(true);
+    purgeAllSecrets();
+    expect(scope.active).toBe(false);
+    expect(k.alive).toBe(false);
+    expect(() => hmacSign(k, 'x')).toThrow(ScopeEndedError);
+    expect(scope.end()).toBe(0);
+    expect(KR).toBeDefined();
+  });
+});
