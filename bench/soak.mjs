@@ -37,7 +37,7 @@ const runs = [
 
 function child(spec) {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, ['--expose-gc', join(root, 'test', 'fixtures', 'soak-child.mjs'), JSON.stringify(spec)], {
+    const p = spawn(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', join(root, 'test', 'fixtures', 'soak-child.mjs'), JSON.stringify(spec)], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
