@@ -16,8 +16,10 @@
  *   HKDF-Expand(pool, "next") and the old pool wiped; the scope's entropy is
  *   HKDF-Expand(pool, "scope"). HKDF is one-way, so the current pool does not
  *   reveal earlier pools or scopes. KMS entropy is mixed into the pool at most
- *   every N scopes or T ms, which bounds how long a captured pool predicts the
- *   future.
+ *   every N scopes or T ms (fetched in the background; no invocation waits for
+ *   it), which bounds how long a captured pool predicts the future. When
+ *   refreshes keep failing for twice that long, invocations wait for one again
+ *   and fail closed (or degrade, if asked).
  */
 import { KmsEntropyError, OptionsError } from './errors.js';
 import { hkdfExpand, hkdfExtract, randomKey } from './crypto.js';
@@ -97,7 +99,10 @@ export class EntropySource {
   #pool: Key | undefined;
   #poolScopes = 0;
   #poolSince = 0;
+  #goodScopes = 0;
+  #goodSince = 0;
   #refreshing: Promise<void> | undefined;
+  #disposed = false;
 
   constructor(options: EntropyOptions | undefined, kms: KmsAccess, logger: Logger) {
     this.options = validateEntropyOptions(options);
@@ -183,35 +188,23 @@ export class EntropySource {
 
   async #ratchet(scope: SecretScope): Promise<EntropyResult> {
     const o = this.options;
-    const due = !this.#pool || this.#poolScopes >= o.ratchetEveryInvocations || Date.now() - this.#poolSince >= o.ratchetEveryMs;
-    if (due) {
-      this.#refreshing ??= this.#refresh().finally(() => {
-        this.#refreshing = undefined;
+    const due = (times: number, scopes: number, since: number) =>
+      scopes >= o.ratchetEveryInvocations * times || Date.now() - since >= o.ratchetEveryMs * times;
+    if (!this.#pool) {
+      await this.#refreshNow(); // the first seeding: nothing to ratchet from yet
+    } else if (due(2, this.#goodScopes, this.#goodSince)) {
+      // Refreshes kept failing for twice the interval: wait for one (fail closed, or degrade).
+      await this.#refreshNow();
+    } else if (due(1, this.#poolScopes, this.#poolSince) && !this.#refreshing) {
+      // Due: fetch fresh KMS entropy in the background and mix it in when it lands. The
+      // current pool keeps forward secrecy meanwhile, so no invocation waits for KMS.
+      this.#poolScopes = 0;
+      this.#poolSince = Date.now();
+      this.#startRefresh().catch((e: unknown) => {
+        this.#logger.warn('secret-scope: KMS refresh of the ratchet failed; ratcheting on the current pool', {
+          error: e instanceof Error ? e.message : String(e),
+        });
       });
-      try {
-        await this.#refreshing;
-      } catch (e) {
-        if (!this.#pool) {
-          if (o.onKmsFailure === 'degrade-to-local') {
-            this.stats.degraded++;
-            this.#logger.warn('secret-scope: KMS entropy failed; ratchet pool seeded from local entropy', {
-              error: e instanceof Error ? e.message : String(e),
-            });
-            this.#pool = randomKey(32, { scope: null, label: 'ratchet-pool' });
-            this.#poolSince = Date.now();
-            this.#poolScopes = 0;
-          } else {
-            throw e;
-          }
-        } else if (o.onKmsFailure === 'fail') {
-          throw e;
-        } else {
-          this.stats.degraded++;
-          this.#logger.warn('secret-scope: KMS refresh of the ratchet failed; ratcheting locally', {
-            error: e instanceof Error ? e.message : String(e),
-          });
-        }
-      }
     }
     if (!scope.active) throw new KmsEntropyError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
     const pool = this.#pool!;
@@ -220,6 +213,7 @@ export class EntropySource {
     pool.release();
     this.#pool = next;
     this.#poolScopes++;
+    this.#goodScopes++;
     try {
       return { prk: this.#extract(scope, [seed]), source: 'ratchet' };
     } finally {
@@ -227,9 +221,39 @@ export class EntropySource {
     }
   }
 
+  /** Awaits a refresh (shared with one already in flight); on failure fails closed or degrades. */
+  async #refreshNow(): Promise<void> {
+    try {
+      await this.#startRefresh();
+    } catch (e) {
+      if (this.options.onKmsFailure !== 'degrade-to-local') throw e;
+      this.stats.degraded++;
+      this.#logger.warn('secret-scope: KMS entropy for the ratchet failed; continuing on local entropy', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+      if (!this.#pool) this.#pool = randomKey(32, { scope: null, label: 'ratchet-pool' });
+      this.#poolScopes = 0;
+      this.#poolSince = Date.now();
+      this.#goodScopes = 0;
+      this.#goodSince = Date.now();
+    }
+  }
+
+  #startRefresh(): Promise<void> {
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
   async #refresh(): Promise<void> {
     const fresh = await this.fetchKms(null);
+    if (this.#disposed) {
+      fresh.release();
+      return;
+    }
     try {
+      // Mixed into the pool as it is when the KMS bytes land (it may have ratcheted since).
       const old = this.#pool;
       const mixed = hkdfExtract(old ? [old, fresh] : [fresh], { salt: 'secret-scope/v1/ratchet/refresh', scope: null });
       // Expand to a 32-byte pool so that every pool has the same shape.
@@ -237,15 +261,25 @@ export class EntropySource {
       mixed.release();
       if (old?.alive) old.release();
       this.#pool = pool;
-      this.#poolScopes = 0;
-      this.#poolSince = Date.now();
+      if (!old) {
+        this.#poolScopes = 0;
+        this.#poolSince = Date.now();
+      }
+      this.#goodScopes = 0;
+      this.#goodSince = Date.now();
     } finally {
       fresh.release();
     }
   }
 
-  /** Wipes container-lived entropy (prefetched value, ratchet pool). */
+  /** Settles when no background KMS refresh is in flight (tests, orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.#refreshing) await this.#refreshing.catch(() => undefined);
+  }
+
+  /** Wipes container-lived entropy (prefetched value, ratchet pool); a refresh landing later is dropped. */
   dispose(): void {
+    this.#disposed = true;
     if (this.#pool?.alive) this.#pool.release();
     this.#pool = undefined;
     const p = this.#prefetched;

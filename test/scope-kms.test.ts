@@ -170,11 +170,43 @@ describe('entropy policies: KMS GenerateRandom calls', () => {
       const r = (await h({}, {})) as Record<string, string>;
       expect(r.source).toBe('ratchet');
       tags.add(r.mac!);
+      // A due refresh runs in the background (no invocation waits for it); let it land so
+      // that the count is exact.
+      await core.entropy.idle();
     }
     expect(calls(kms, 'GenerateRandom') - before).toBe(Math.ceil(12 / 5));
     expect(core.entropy.stats.kmsCalls).toBe(3);
     expect(tags.size).toBe(12);
     expect(protectionReport().liveSlots).toBe(base.liveSlots + 1); // the pool
+    core.dispose();
+    expect(baseline()).toEqual(base);
+  });
+
+  it('ratchet: a due refresh runs in the background; failing refreshes are served from the pool until twice the interval, then fail closed', async () => {
+    const base = baseline();
+    const warnings: string[] = [];
+    const core = new SecretScopeCore({
+      keys,
+      entropy: { policy: 'ratchet', ratchetEveryInvocations: 2 },
+      kms: { clientConfig: clientConfig(kms) },
+      logger: { warn: (m) => warnings.push(m) },
+    });
+    const h = withCore(tagging(['mac']), core);
+    expect(((await h({}, {})) as Record<string, string>).source).toBe('ratchet'); // seeded
+    // Every later GenerateRandom is slow, then failing: no invocation may wait for it.
+    kms.setFaults({ operations: { GenerateRandom: { latencyMs: 200, throttle: true } } });
+    // Scopes 2..4: the refresh due at scope 3 starts in the background and fails; all three are served.
+    for (let i = 0; i < 3; i++) expect(((await h({}, {})) as Record<string, string>).source).toBe('ratchet');
+    const started = calls(kms, 'GenerateRandom');
+    await core.entropy.idle();
+    expect(core.entropy.stats.kmsFailures).toBe(1); // the background refresh failed...
+    expect(warnings.join('\n')).toMatch(/refresh of the ratchet failed/); // ...and said so
+    // Twice the interval (4 scopes) since the last good refresh: scope 5 waits for one, which fails.
+    const r = await h({}, {}).then(() => 'ok', (e: unknown) => e);
+    expect(r).toBeInstanceOf(KmsEntropyError);
+    expect(calls(kms, 'GenerateRandom')).toBeGreaterThan(started);
+    kms.setFaults(undefined);
+    expect(((await h({}, {})) as Record<string, string>).source).toBe('ratchet'); // recovers
     core.dispose();
     expect(baseline()).toEqual(base);
   });
