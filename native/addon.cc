@@ -132,11 +132,13 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     return true;
   }
 
-  bool Key(const Napi::CallbackInfo& info, size_t i, uint32_t* index, Err* err) {
+  bool Key(const Napi::CallbackInfo& info, size_t i, uint32_t* index, Err* err) { return KeyValue(info[i], index, err); }
+
+  // A live key that is not lent: the check every operation makes on its key arguments.
+  bool KeyValue(Napi::Value v, uint32_t* index, Err* err) {
     if (!store_.arena().initialized()) return err->set(Code::NotInitialized, "secret memory is not initialised");
-    double d;
-    if (!Number(info, i, &d)) return err->set(Code::InvalidHandle, "not a key handle");
-    if (!store_.decodeKey(d, index, err)) return false;
+    if (!v.IsNumber()) return err->set(Code::InvalidHandle, "not a key handle");
+    if (!store_.decodeKey(v.As<Napi::Number>().DoubleValue(), index, err)) return false;
     if (store_.slot(*index)->lent) {
       return err->set(Code::KeyLent, "key is lent to JavaScript by exposeUnsafe and cannot be used until returned");
     }
@@ -509,14 +511,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       Napi::Array arr = info[1].As<Napi::Array>();
       if (arr.Length() == 0 || arr.Length() > 8) return Bad(env, "HKDF input key material takes 1 to 8 keys");
       for (uint32_t k = 0; k < arr.Length(); k++) {
-        Napi::Value v = arr.Get(k);
-        double d;
-        if (!v.IsNumber()) return Throw(env, Code::InvalidHandle, "not a key handle");
-        d = v.As<Napi::Number>().DoubleValue();
-        if (!store_.decodeKey(d, &ikm[parts], &err)) return Throw(env, err);
-        if (store_.slot(ikm[parts])->lent) {
-          return Throw(env, Code::KeyLent, "key is lent to JavaScript by exposeUnsafe and cannot be used until returned");
-        }
+        if (!KeyValue(arr.Get(k), &ikm[parts], &err)) return Throw(env, err);
         parts++;
       }
     } else {

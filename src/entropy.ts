@@ -21,7 +21,7 @@
  *   refreshes keep failing for twice that long, invocations wait for one again
  *   and fail closed (or degrade, if asked).
  */
-import { KmsEntropyError, OptionsError } from './errors.js';
+import { KmsEntropyError, OptionsError, ScopeEndedError } from './errors.js';
 import { hkdfExpand, hkdfExtract, randomKey } from './crypto.js';
 import type { Key } from './key.js';
 import type { SecretScope } from './scope.js';
@@ -206,7 +206,7 @@ export class EntropySource {
         });
       });
     }
-    if (!scope.active) throw new KmsEntropyError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
+    if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
     const pool = this.#pool!;
     const seed = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/scope', length: 32, scope: null });
     const next = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/next', length: 32, scope: null, label: 'ratchet-pool' });

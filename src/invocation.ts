@@ -197,17 +197,16 @@ export class InvocationScope<E = unknown> extends SecretScope {
     const info = infoFor(name, spec.use, context);
     const length = spec.length ?? 32;
     const hash = this.#core.options.hash ?? 'sha256';
-    const useMap = { aead: 'aead', hmac: 'hmac', hkdf: 'hkdf', x25519: 'x25519', secret: 'secret' } as const;
     if ((spec.from ?? 'entropy') === 'root') {
       const root = await this.#core.root!.get();
       if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before the root key arrived');
       const k = hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length, scope: this, label: name });
-      return retag(k, useMap[spec.use]);
+      return retag(k, spec.use);
     }
     const prk = await this.prk();
     if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
     const k = hkdfExpand(prk, { hash: prk.length === 64 ? 'sha512' : 'sha256', info, length, scope: this, label: name });
-    return retag(k, useMap[spec.use]);
+    return retag(k, spec.use);
   }
 
   /** Where this scope's entropy came from (after it arrived). */

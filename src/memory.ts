@@ -5,6 +5,7 @@
 import { native, type NativeReport } from './native.js';
 import { InvalidArgumentError, ProtectionUnavailableError } from './errors.js';
 import { bumpPurgeEpoch } from './epoch.js';
+import { onlyKnownOptions } from './bytes.js';
 
 export type Backend = 'memfd_secret' | 'mlock' | 'plain';
 export type Requirement = 'secret' | 'locked' | 'any';
@@ -36,7 +37,7 @@ export interface SecretMemoryOptions {
 
 export type ProtectionReport = NativeReport & { arch: string; platform: string };
 
-const allowed = new Set(['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2']);
+const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2'] as const;
 let configured = false;
 
 /** Initialises secret memory with an explicit policy. Call once, before the first key. */
@@ -44,11 +45,7 @@ export function configureSecretMemory(options: SecretMemoryOptions = {}): Protec
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'configureSecretMemory() takes an options object');
   }
-  for (const k of Object.keys(options)) {
-    if (!allowed.has(k)) {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `unknown secret memory option '${k}'`);
-    }
-  }
+  onlyKnownOptions(options, ALLOWED, 'configureSecretMemory');
   if (configured || native().report().initialized) {
     throw new InvalidArgumentError(
       'ERR_INVALID_ARGUMENT',

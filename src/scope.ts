@@ -50,7 +50,7 @@ export class SecretScope {
 
   /** Keys currently owned by the scope. */
   get keyCount(): number {
-    return this.#active ? native().scopeKeyCount(this.nativeId) : 0;
+    return this.active ? native().scopeKeyCount(this.nativeId) : 0;
   }
 
   /** Keys wiped when the scope ended. */
