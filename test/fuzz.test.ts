@@ -8,46 +8,27 @@
  * directory under .cache/ (the package root is found from there, and
  * node_modules resolves). The seed is printed; reproduce with FUZZ_SEED=<seed>.
  */
-import { build } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundleForChild, type Bundle } from './helpers/bundle.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runNode } from './helpers/restricted.js';
 
 const CHILD = join(REPO_ROOT, 'test', 'fixtures', 'fuzz-child.mjs');
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 6000);
 
-let dir: string;
-let bundle: string;
+let bundle: Bundle;
 
 beforeAll(async () => {
-  mkdirSync(join(REPO_ROOT, '.cache'), { recursive: true });
-  dir = mkdtempSync(join(REPO_ROOT, '.cache', 'fuzz-'));
-  bundle = join(dir, 'api.mjs');
-  await build({
-    stdin: {
-      contents: [
-        "export * from './src/index.ts';",
-        "export { native } from './src/native.ts';",
-        "export { errorFromCode } from './src/errors.ts';",
-      ].join('\n'),
-      resolveDir: REPO_ROOT,
-      loader: 'ts',
-      sourcefile: 'fuzz-entry.ts',
-    },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    outfile: bundle,
-    external: ['node-gyp-build', '@aws-sdk/*', '@middy/*'],
-    logLevel: 'silent',
+  bundle = await bundleForChild('fuzz', {
+    contents: [
+      "export * from './src/index.ts';",
+      "export { native } from './src/native.ts';",
+      "export { errorFromCode } from './src/errors.ts';",
+    ].join('\n'),
   });
 });
 
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => bundle?.remove());
 
 interface Summary {
   seed: number;
@@ -81,7 +62,7 @@ const KNOWN_RAW_ERRORS: Array<[RegExp, string]> = [
 ];
 
 async function fuzz(seed: number) {
-  const r = await runNode(CHILD, { args: [bundle, String(seed), String(ITERATIONS)], timeoutMs: 120_000 });
+  const r = await runNode(CHILD, { args: [bundle.file, String(seed), String(ITERATIONS)], timeoutMs: 120_000 });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   let summary: Summary | undefined;
   try {

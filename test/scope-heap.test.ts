@@ -9,19 +9,17 @@
  */
 import { execFile } from 'node:child_process';
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DUMMY_CREDENTIALS, REGION, startKms, type KmsLocal } from './helpers/kms.js';
+import { bundleForChild, type Bundle } from './helpers/bundle.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD_SRC = join(REPO_ROOT, 'test', 'fixtures', 'scope-heap-child.mjs');
-// inside the repo so that the bundle resolves node_modules and finds binding.gyp above it
-const BUNDLE_DIR = join(REPO_ROOT, '.cache', 'scope-heap');
-const CHILD = join(BUNDLE_DIR, 'child.mjs');
+let child: Bundle;
 
 let kms: KmsLocal;
 let work: string;
@@ -31,17 +29,7 @@ let root: Buffer;
 let blob: string;
 
 beforeAll(async () => {
-  mkdirSync(BUNDLE_DIR, { recursive: true });
-  await build({
-    entryPoints: [CHILD_SRC],
-    outfile: CHILD,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['@aws-sdk/*', '@smithy/*', '@middy/*', 'node-gyp-build'],
-    logLevel: 'error',
-  });
+  child = await bundleForChild('scope-heap', { entry: CHILD_SRC });
   work = mkdtempSync(join(tmpdir(), 'scope-heap-'));
   kms = await startKms();
   root = randomBytes(32);
@@ -49,6 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  child?.remove();
   await kms?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -80,7 +69,7 @@ function runChild(opts: { mode: 'wrapper' | 'middy'; policy: string; leak?: bool
     AWS_MAX_ATTEMPTS: '1',
   });
   return new Promise((res, rej) => {
-    execFile(process.execPath, ['--expose-gc', '--no-deprecation', CHILD, JSON.stringify(cfg)], { env, cwd: REPO_ROOT, maxBuffer: 1 << 24, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--expose-gc', '--no-deprecation', child.file, JSON.stringify(cfg)], { env, cwd: REPO_ROOT, maxBuffer: 1 << 24, timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) return rej(new Error(`child failed: ${err.message}\n${stderr}`));
       const line = stdout.trim().split('\n').at(-1)!;
       res(JSON.parse(line) as ChildResult);

@@ -8,40 +8,24 @@
  * Workers run plain JS (test/fixtures/worker-child.mjs). For the posted-Key check
  * the worker also imports src/ bundled by esbuild into a private .cache directory.
  */
-import { build } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacSign, protectionReport, randomKey } from '../src/index.js';
 import { REPO_ROOT } from './helpers/restricted.js';
+import { bundleForChild, type Bundle } from './helpers/bundle.js';
 
 const CHILD = join(REPO_ROOT, 'test', 'fixtures', 'worker-child.mjs');
 const WORKERS = 4;
 const ITERATIONS = 150;
 
-let dir: string;
-let bundle: string;
+let bundle: Bundle;
 
 beforeAll(async () => {
-  mkdirSync(join(REPO_ROOT, '.cache'), { recursive: true });
-  dir = mkdtempSync(join(REPO_ROOT, '.cache', 'workers-'));
-  bundle = join(dir, 'api.mjs');
-  await build({
-    stdin: { contents: "export * from './src/index.ts';", resolveDir: REPO_ROOT, loader: 'ts', sourcefile: 'workers-entry.ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    outfile: bundle,
-    external: ['node-gyp-build', '@aws-sdk/*', '@middy/*'],
-    logLevel: 'silent',
-  });
+  bundle = await bundleForChild('workers', { contents: "export * from './src/index.ts';" });
 });
 
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => bundle?.remove());
 
 interface Done {
   type: 'done';
@@ -129,7 +113,7 @@ describe('worker_threads', () => {
     try {
       await w.next('handle');
       const answer = w.next('key');
-      w.worker.postMessage({ type: 'key', key, bundle });
+      w.worker.postMessage({ type: 'key', key, bundle: bundle.file });
       const r = await answer;
       // Structured clone keeps own enumerable fields only: no handle number, no brand.
       expect(r.ownKeys.sort()).toEqual(['label', 'length', 'use']);
