@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREBUILD_FILE } from '../layer/lib/prebuild-info.mjs';
 import { readZip } from '../layer/lib/zip.mjs';
 import { runE2E } from '../layer/e2e.mjs';
-import { REPO_ROOT, cleanupTempDirs, makeTempDir, nodeBinaries, qemuAarch64 } from './helpers/restricted.js';
+import { REPO_ROOT, cleanupTempDirs, makeTempDir, nodeMatrix } from './helpers/restricted.js';
 
 const CI = process.env.CI === 'true';
 const LAYERS = { x86_64: 'x64', arm64: 'arm64' } as const;
@@ -123,27 +123,6 @@ describe('layer zips (layer/build.mjs)', () => {
     });
   });
 });
-
-function nodeMatrix(): { name: string; bin?: string; arch: 'x64' | 'arm64'; reason?: string }[] {
-  const have = nodeBinaries();
-  const wanted = [
-    { name: `x64-${process.versions.node.split('.')[0]}`, arch: 'x64' as const, bin: process.arch === 'x64' ? process.execPath : undefined },
-    { name: 'x64-22', arch: 'x64' as const, bin: have['x64-22'] },
-    { name: 'x64-24', arch: 'x64' as const, bin: have['x64-24'] },
-    { name: 'arm64-22', arch: 'arm64' as const, bin: have['arm64-22'] },
-  ];
-  const seen = new Set<string>();
-  return wanted
-    .filter((w) => (seen.has(w.name) ? false : (seen.add(w.name), true)))
-    .map((w) => ({
-      ...w,
-      reason: w.bin
-        ? undefined
-        : w.arch === 'arm64' && !qemuAarch64()
-          ? 'qemu-aarch64-static missing (scripts/setup-arm64.sh)'
-          : `no Node ${w.name} (scripts/fetch-node.sh ${w.name.split('-')[1]} ${w.arch})`,
-    }));
-}
 
 interface Invocation {
   ok: boolean;

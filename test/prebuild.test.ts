@@ -24,7 +24,7 @@ import {
   embeddedDigest,
   sourceManifest,
 } from '../layer/lib/prebuild-info.mjs';
-import { REPO_ROOT, cleanupTempDirs, makeTempDir, nodeBinaries, qemuAarch64, runNode } from './helpers/restricted.js';
+import { REPO_ROOT, cleanupTempDirs, makeTempDir, nodeMatrix, runNode } from './helpers/restricted.js';
 import { WYCHEPROOF_DIR, vectorsUnavailable } from './helpers/vectors.js';
 
 const CI = process.env.CI === 'true';
@@ -101,28 +101,6 @@ describe('source digest scheme', () => {
     expect(out).toBe('');
   });
 });
-
-/** Node binaries to run the self-test with: this one plus scripts/fetch-node.sh's. */
-function nodeMatrix(): { name: string; bin?: string; arch: Arch; reason?: string }[] {
-  const have = nodeBinaries();
-  const wanted = [
-    { name: `x64-${process.versions.node.split('.')[0]}`, arch: 'x64' as Arch, bin: process.arch === 'x64' ? process.execPath : undefined },
-    { name: 'x64-22', arch: 'x64' as Arch, bin: have['x64-22'] },
-    { name: 'x64-24', arch: 'x64' as Arch, bin: have['x64-24'] },
-    { name: 'arm64-22', arch: 'arm64' as Arch, bin: have['arm64-22'] },
-  ];
-  const seen = new Set<string>();
-  return wanted
-    .filter((w) => (seen.has(w.name) ? false : (seen.add(w.name), true)))
-    .map((w) => ({
-      ...w,
-      reason: w.bin
-        ? undefined
-        : w.arch === 'arm64' && !qemuAarch64()
-          ? 'qemu-aarch64-static missing (scripts/setup-arm64.sh)'
-          : `no Node ${w.name} (scripts/fetch-node.sh ${w.name.split('-')[1]} ${w.arch})`,
-    }));
-}
 
 interface Summary {
   ok: boolean;

@@ -447,3 +447,28 @@ export async function runNode(script: string | null, opts: RunNodeOptions = {}):
 export function runNodeEval(code: string, opts: Omit<RunNodeOptions, "evalCode"> = {}): Promise<RunResult> {
   return runNode(null, { ...opts, evalCode: code });
 }
+
+/**
+ * The Node binaries a cross-version test runs with: this one plus those from
+ * scripts/fetch-node.sh (x64 22/24, arm64 22 under qemu); `reason` says why one is absent.
+ */
+export function nodeMatrix(): { name: string; bin?: string; arch: 'x64' | 'arm64'; reason?: string }[] {
+  const have = nodeBinaries();
+  const wanted = [
+    { name: `x64-${process.versions.node.split('.')[0]}`, arch: 'x64' as const, bin: process.arch === 'x64' ? process.execPath : undefined },
+    { name: 'x64-22', arch: 'x64' as const, bin: have['x64-22'] },
+    { name: 'x64-24', arch: 'x64' as const, bin: have['x64-24'] },
+    { name: 'arm64-22', arch: 'arm64' as const, bin: have['arm64-22'] },
+  ];
+  const seen = new Set<string>();
+  return wanted
+    .filter((w) => (seen.has(w.name) ? false : (seen.add(w.name), true)))
+    .map((w) => ({
+      ...w,
+      reason: w.bin
+        ? undefined
+        : w.arch === 'arm64' && !qemuAarch64()
+          ? 'qemu-aarch64-static missing (scripts/setup-arm64.sh)'
+          : `no Node ${w.name} (scripts/fetch-node.sh ${w.name.split('-')[1]} ${w.arch})`,
+    }));
+}
