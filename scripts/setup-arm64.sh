@@ -11,23 +11,9 @@ set -euo pipefail
 
 PKGS=(g++-aarch64-linux-gnu libsodium-dev:arm64 libc6:arm64 libstdc++6:arm64 qemu-user-static)
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-log() { printf '[setup-arm64] %s\n' "$*" >&2; }
-
-# True when package $1 is installed. With multiarch a bare name matches every
-# architecture (libsodium-dev and libsodium-dev:arm64), so a bare name is
-# checked for the native architecture first, then as-is (Architecture: all).
-installed() {
-  local st
-  case "$1" in
-    *:*) st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
-    *) st="$(dpkg-query -W -f='${Status}' "$1:$(dpkg --print-architecture)" 2>/dev/null)" ||
-         st="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1 ;;
-  esac
-  [ "$st" = "install ok installed" ]
-}
+LOG_TAG=setup-arm64
+# shellcheck source=scripts/lib-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
 
 missing=()
 for p in "${PKGS[@]}"; do
