@@ -6,7 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import { native } from './native.js';
 import { InvalidArgumentError, UnsupportedAlgorithmError } from './errors.js';
 import { Key, keyId, ownerFor, wrapKey, type KeyOptions } from './key.js';
-import { onlyKnownOptions, toBytes } from './bytes.js';
+import { assertAttached, onlyKnownOptions, toBytes } from './bytes.js';
 
 export type Hash = 'sha256' | 'sha512';
 export type AeadAlgorithm = 'xchacha20-poly1305' | 'chacha20-poly1305' | 'aes-256-gcm';
@@ -84,6 +84,7 @@ export function importKey(bytes: Uint8Array, options?: KeyOptions): Key {
   if (!(bytes instanceof Uint8Array)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'importKey: key material must be a Buffer or Uint8Array');
   }
+  assertAttached(bytes, 'importKey: key material');
   const { scope, nativeScope } = ownerFor(options);
   const length = bytes.length;
   const staged = stage(bytes, 0, length);
@@ -111,6 +112,7 @@ export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
   if (!(bytes instanceof Uint8Array)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'decodeKey: encoded key material must be a Buffer or Uint8Array');
   }
+  assertAttached(bytes, 'decodeKey: encoded key material');
   const enc = ENCODINGS[options?.encoding];
   if (enc === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "decodeKey: encoding must be 'base64', 'base64url' or 'hex'");
   const offset = options.offset ?? 0;

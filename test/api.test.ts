@@ -508,6 +508,63 @@ describe('options and arguments', () => {
     key.release();
   });
 
+  it('detached buffers (transferred, or an ended lent view) get InvalidArgumentError, never a bare TypeError', () => {
+    const detached = () => {
+      const b = new Uint8Array(32);
+      structuredClone(b.buffer, { transfer: [b.buffer] });
+      expect(b.byteLength).toBe(0);
+      return b;
+    };
+    const lentThenEnded = (() => {
+      let v!: Uint8Array;
+      exposeUnsafe(randomKey(), (bytes) => {
+        v = bytes;
+      });
+      return v;
+    })();
+    const key = randomKey();
+    const { privateKey } = x25519KeyPair();
+    const cases: [string, () => unknown][] = [
+      ['importKey', () => importKey(detached())],
+      ['importKey (ended lent view)', () => importKey(lentThenEnded)],
+      ['decodeKey', () => decodeKey(detached(), { encoding: 'hex' })],
+      ['hmacSign message', () => hmacSign(key, detached())],
+      ['hmacVerify tag', () => hmacVerify(key, 'm', detached())],
+      ['hkdf salt', () => hkdf(key, { salt: detached() })],
+      ['aeadSeal nonce', () => aeadSeal(key, detached(), 'm')],
+      ['aeadSeal plaintext', () => aeadSeal(key, Buffer.alloc(24), detached())],
+      ['aeadOpen ciphertext', () => aeadOpen(key, Buffer.alloc(24), detached())],
+      ['open', () => open(key, detached())],
+      ['seal aad', () => seal(key, 'm', { aad: detached() })],
+      ['x25519SharedSecret', () => x25519SharedSecret(privateKey, detached())],
+      ['hmacSign DataView', () => {
+        const ab = new ArrayBuffer(8);
+        const dv = new DataView(ab);
+        structuredClone(ab, { transfer: [ab] });
+        return hmacSign(key, dv as never);
+      }],
+      ['hmacSign ArrayBuffer', () => {
+        const ab = new ArrayBuffer(8);
+        structuredClone(ab, { transfer: [ab] });
+        return hmacSign(key, ab as never);
+      }],
+    ];
+    for (const [name, call] of cases) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toMatch(/detached/);
+    }
+    // Nothing was lost: the key still works.
+    expect(hmacVerify(key, 'm', hmacSign(key, 'm'))).toBe(true);
+    key.release();
+    privateKey.release();
+  });
+
   it('seal/open round-trips for every algorithm and refuses tampering', () => {
     const key = randomKey();
     const algs: AeadAlgorithm[] = ['xchacha20-poly1305', 'chacha20-poly1305', ...(protectionReport().aes256gcm ? (['aes-256-gcm'] as const) : [])];
