@@ -134,17 +134,32 @@ export interface HkdfOptions extends KeyOptions {
   info?: Bytes | undefined;
   /** Output length in bytes (default 32). */
   length?: number;
+  /** What the derived key is for, kept on the handle as `key.use` (diagnostics; default 'hkdf'). */
+  use?: DerivedUse;
+}
+
+/** The uses a derived key may be labelled with. */
+export type DerivedUse = 'hkdf' | 'hmac' | 'aead' | 'x25519' | 'secret';
+export const DERIVED_USES: readonly DerivedUse[] = ['hkdf', 'hmac', 'aead', 'x25519', 'secret'];
+
+function derivedUse(use: unknown, what: string): DerivedUse {
+  if (use === undefined) return 'hkdf';
+  if (!DERIVED_USES.includes(use as DerivedUse)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: use must be one of ${DERIVED_USES.join(', ')}`);
+  }
+  return use as DerivedUse;
 }
 
 /** HKDF (RFC 5869) extract-and-expand; the PRK exists only in the arena's scratch slot. */
 export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt', 'info', 'length'], 'hkdf');
+  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt', 'info', 'length', 'use'], 'hkdf');
+  const use = derivedUse(options.use, 'hkdf');
   const h = hashId(options.hash);
   const length = lengthOf(options.length, 'HKDF length', 32);
   const ikmId = keyId(ikm, 'hkdf');
   const { scope, nativeScope } = ownerFor(options);
   const id = native().hkdf(h, ikmId, toBytes(options.salt, 'salt', true), toBytes(options.info, 'info', true), length, nativeScope);
-  return wrapKey(id, scope, length, 'hkdf', options.label);
+  return wrapKey(id, scope, length, use, options.label);
 }
 
 /** HKDF-Extract. Several input keys are hashed in order (e.g. KMS entropy then local entropy). */
@@ -159,13 +174,14 @@ export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' 
 
 /** HKDF-Expand from a pseudorandom key into a new key. */
 export function hkdfExpand(prk: Key, options: Omit<HkdfOptions, 'salt'> = {}): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'info', 'length'], 'hkdfExpand');
+  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'info', 'length', 'use'], 'hkdfExpand');
+  const use = derivedUse(options.use, 'hkdfExpand');
   const h = hashId(options.hash);
   const length = lengthOf(options.length, 'HKDF length', 32);
   const prkId = keyId(prk, 'hkdfExpand');
   const { scope, nativeScope } = ownerFor(options);
   const id = native().hkdfExpand(h, prkId, toBytes(options.info, 'info', true), length, nativeScope);
-  return wrapKey(id, scope, length, 'hkdf', options.label);
+  return wrapKey(id, scope, length, use, options.label);
 }
 
 export interface HmacOptions {

@@ -32,6 +32,7 @@ export {
   type AeadAlgorithm,
   type Encoding,
   type HkdfOptions,
+  type DerivedUse,
   type HmacOptions,
   type AeadOptions,
   type DecodeOptions,

@@ -4,7 +4,7 @@
  * key, and the per-invocation scope that derives the declared keys.
  */
 import { OptionsError, ScopeEndedError } from './errors.js';
-import { hkdf, hkdfExpand, type Hash } from './crypto.js';
+import { DERIVED_USES, hkdf, hkdfExpand, type DerivedUse, type Hash } from './crypto.js';
 import type { Key } from './key.js';
 import { SecretScope } from './scope.js';
 import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from './entropy.js';
@@ -13,7 +13,7 @@ import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from './root-
 import { installExitPurge } from './exit.js';
 import { scopeStorage } from './scope-context.js';
 
-export type DeclaredUse = 'aead' | 'hmac' | 'hkdf' | 'x25519' | 'secret';
+export type DeclaredUse = DerivedUse;
 
 export interface KeySpec<E = unknown> {
   use: DeclaredUse;
@@ -39,7 +39,6 @@ export interface SecretScopeOptions<E = unknown> {
 }
 
 const OPTION_KEYS = ['keys', 'entropy', 'kms', 'root', 'salt', 'hash', 'timeoutEarlyInMillis', 'logger'];
-const USES: DeclaredUse[] = ['aead', 'hmac', 'hkdf', 'x25519', 'secret'];
 
 export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | undefined): void {
   if (options === undefined) return;
@@ -52,7 +51,7 @@ export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | u
     for (const k of Object.keys(spec)) {
       if (!['use', 'length', 'from', 'context'].includes(k)) throw new OptionsError('ERR_OPTIONS', `keys.${name}: unknown option '${k}'`);
     }
-    if (!USES.includes(spec.use)) throw new OptionsError('ERR_OPTIONS', `keys.${name}.use must be one of ${USES.join(', ')}`);
+    if (!DERIVED_USES.includes(spec.use)) throw new OptionsError('ERR_OPTIONS', `keys.${name}.use must be one of ${DERIVED_USES.join(', ')}`);
     if (spec.length !== undefined && (!Number.isInteger(spec.length) || spec.length < 16 || spec.length > 1024)) {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.length must be an integer from 16 to 1024`);
     }
@@ -200,13 +199,11 @@ export class InvocationScope<E = unknown> extends SecretScope {
     if ((spec.from ?? 'entropy') === 'root') {
       const root = await this.#core.root!.get();
       if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before the root key arrived');
-      const k = hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length, scope: this, label: name });
-      return retag(k, spec.use);
+      return hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length, scope: this, label: name, use: spec.use });
     }
     const prk = await this.prk();
     if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
-    const k = hkdfExpand(prk, { hash: prk.length === 64 ? 'sha512' : 'sha256', info, length, scope: this, label: name });
-    return retag(k, spec.use);
+    return hkdfExpand(prk, { hash: prk.length === 64 ? 'sha512' : 'sha256', info, length, scope: this, label: name, use: spec.use });
   }
 
   /** Where this scope's entropy came from (after it arrived). */
@@ -224,10 +221,4 @@ export class InvocationScope<E = unknown> extends SecretScope {
     this.timings.endedAfterMs = performance.now() - this.timings.openedAt;
     return n;
   }
-}
-
-// Keys derived for a declared use carry that use (for diagnostics only).
-function retag(k: Key, use: Key['use']): Key {
-  if (k.use !== use) Object.defineProperty(k, 'use', { value: use });
-  return k;
 }

@@ -491,6 +491,12 @@ describe('options and arguments', () => {
     expect(() => hkdf(key, { length: 0 })).toThrow(InvalidArgumentError);
     expect(() => hkdf(key, { length: 255 * 32 + 1 })).toThrow(InvalidArgumentError);
     expect(() => hkdf(key, { length: 1.5 })).toThrow(InvalidArgumentError);
+    expect(() => hkdf(key, { use: 'root' as never })).toThrow(/use must be one of/);
+    expect(() => hkdfExpand(key, { use: 'signing' as never })).toThrow(InvalidArgumentError);
+    const labelled = [hkdf(key), hkdf(key, { use: 'hmac' }), hkdfExpand(key, { use: 'aead' })];
+    expect(labelled.map((k) => k.use)).toEqual(['hkdf', 'hmac', 'aead']);
+    expect(String(labelled[1])).toBe('Key(hmac, 32 bytes)');
+    for (const k of labelled) k.release();
     expect(() => randomKey(0)).toThrow(InvalidArgumentError);
     expect(() => randomKey(16321)).toThrow(InvalidArgumentError);
     expect(() => aeadSeal(key, Buffer.alloc(12), 'm')).toThrow(InvalidArgumentError);

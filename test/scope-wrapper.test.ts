@@ -133,6 +133,8 @@ function recorder() {
     rec.keys.push(mac, enc, extra);
     expect(mac.alive && enc.alive && extra.alive).toBe(true);
     expect(extra.scope).toBe(context.secretScope);
+    // declared keys carry their declared use and name
+    expect([mac.use, mac.label, enc.use, enc.label]).toEqual(['hmac', 'mac', 'aead', 'enc']);
     return hmacSign(mac, 'payload').toString('hex');
   };
   return { rec, use };
