@@ -6,6 +6,7 @@ import {
   rawNapiContender,
   secretScopeContender,
   secretScopeRunContender,
+  secretScopeEachContender,
   sodiumNativeContender,
 } from './contenders.mjs';
 import { runRounds, syncSampler } from './harness.mjs';
@@ -43,6 +44,7 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     contenders.push(floorContender(floorBuild.exe));
   }
   // Informational: where secret-scope's time goes.
+  contenders.push(syncSampler(secretScopeEachContender(lib)));
   contenders.push(syncSampler(secretScopeRunContender(lib)));
   contenders.push(syncSampler(rawNapiContender(raw)));
 

@@ -80,7 +80,7 @@ async function settle() {
 }
 
 export async function runScaling({ lib, sodium, smoke }) {
-  const { openScope, importKey, hkdfExtract, hkdfExpand, hmacSign, aeadSeal, protectionReport } = lib;
+  const { openScope, importKey, hkdfExtract, hkdfExpand, hkdfExpandMany, hmacSign, aeadSeal, protectionReport } = lib;
   const S = sodium?.sodium;
   const inbox = Buffer.alloc(64);
   const report = () => protectionReport();
@@ -94,14 +94,12 @@ export async function runScaling({ lib, sodium, smoke }) {
     for (let i = 0; i < n; i++) keys[i] = hkdfExpand(prk, { info: INFO[i], length: 32, scope });
     return scope;
   };
+  const INFO4 = INFO.slice(0, 4);
   const ssInvocation = () => {
     ENTROPY.copy(inbox);
     const scope = openScope();
     const prk = hkdfExtract(importKey(inbox, { scope }), { salt: SALT, scope });
-    const k0 = hkdfExpand(prk, { info: INFO[0], scope });
-    const k1 = hkdfExpand(prk, { info: INFO[1], scope });
-    hkdfExpand(prk, { info: INFO[2], scope });
-    hkdfExpand(prk, { info: INFO[3], scope });
+    const [k0, k1] = hkdfExpandMany(prk, INFO4, { scope });
     hmacSign(k0, MSG);
     aeadSeal(k1, NONCE24, MSG);
     return scope;

@@ -18,6 +18,9 @@
 
 namespace ss {
 
+// hkdfExpandMany: outputs per call (the per-invocation key sets this serves are small).
+constexpr uint32_t kMaxExpandMany = 64;
+
 class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
  public:
   SecretScopeAddon(Napi::Env env, Napi::Object exports) : store_(env) {
@@ -40,6 +43,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
         InstanceMethod("keyDecode", &SecretScopeAddon::KeyDecode),
         InstanceMethod("hkdfExtract", &SecretScopeAddon::HkdfExtract),
         InstanceMethod("hkdfExpand", &SecretScopeAddon::HkdfExpand),
+        InstanceMethod("hkdfExpandMany", &SecretScopeAddon::HkdfExpandMany),
         InstanceMethod("hkdf", &SecretScopeAddon::Hkdf),
         InstanceMethod("hmacSign", &SecretScopeAddon::HmacSign),
         InstanceMethod("hmacVerify", &SecretScopeAddon::HmacVerify),
@@ -75,7 +79,10 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   // ---- argument helpers --------------------------------------------------
   bool Bytes(const Napi::CallbackInfo& info, size_t i, const char* name, In* out, bool optional, Err* err) {
-    Napi::Value v = info[i];
+    return BytesValue(info.Env(), info[i], name, out, optional, err);
+  }
+
+  bool BytesValue(napi_env env, Napi::Value v, const char* name, In* out, bool optional, Err* err) {
     if (optional && (v.IsUndefined() || v.IsNull())) {
       *out = In{};
       return true;
@@ -86,7 +93,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       void* data;
       napi_value ab;
       size_t offset;
-      if (napi_get_typedarray_info(info.Env(), v, &type, &length, &data, &ab, &offset) == napi_ok &&
+      if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) == napi_ok &&
           type == napi_uint8_array) {
         out->p = static_cast<const uint8_t*>(data);
         out->n = length;
@@ -531,6 +538,74 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     }
     if (!hkdfExtract(*hashes_, h, salt, in, parts, store_.slot(index)->alloc.bytes(), scratch, &err)) return Abandon(env, index, err);
     return id;
+  }
+
+  // hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array) -> count
+  // One output key per info, HMAC keyed once. All or nothing: on any failure no key is left.
+  Napi::Value HkdfExpandMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    Hash h;
+    size_t len;
+    uint32_t prk, owner;
+    uint8_t* scratch;
+    if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &prk, &err) ||
+        !Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !Owner(info, 4, &owner, &err) ||
+        !Scratch(&scratch, &err)) {
+      return Throw(env, err);
+    }
+    if (!info[2].IsArray()) return Bad(env, "HKDF-Expand infos must be an array");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    const uint32_t n = arr.Length();
+    if (n == 0 || n > kMaxExpandMany) {
+      return Bad(env, "HKDF-Expand takes 1 to " + std::to_string(kMaxExpandMany) + " infos at once; got " + std::to_string(n));
+    }
+    In infos[kMaxExpandMany];
+    for (uint32_t k = 0; k < n; k++) {
+      if (!BytesValue(env, arr.Get(k), "info", &infos[k], true, &err)) return Throw(env, err);
+    }
+    double* ids = nullptr;
+    {
+      napi_value v = info[5];
+      napi_typedarray_type type;
+      size_t length = 0;
+      void* data = nullptr;
+      bool isTa = false;
+      if (napi_is_typedarray(env, v, &isTa) != napi_ok || !isTa ||
+          napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+          type != napi_float64_array || length < n) {
+        return Bad(env, "HKDF-Expand ids must be a Float64Array with room for every key");
+      }
+      ids = static_cast<double*>(data);
+    }
+    if (store_.slot(prk)->len < hashLen(h)) return Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
+    uint32_t index[kMaxExpandMany];
+    for (uint32_t k = 0; k < n; k++) {
+      if (!store_.create(len, KeyKind::Secret, owner, false, &index[k], &err)) {
+        for (uint32_t j = 0; j < k; j++) {
+          Err ignored;
+          store_.destroy(index[j], &ignored);
+        }
+        return Throw(env, err);
+      }
+    }
+    uint8_t* outs[kMaxExpandMany];
+    for (uint32_t k = 0; k < n; k++) outs[k] = store_.slot(index[k])->alloc.bytes();
+    Slot* ps = store_.slot(prk);
+    bool ok;
+    {
+      SlotAccess acc(&store_, ps);
+      ok = hkdfExpandMany(*hashes_, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+    }
+    if (!ok) {
+      for (uint32_t k = 0; k < n; k++) {
+        Err ignored;
+        store_.destroy(index[k], &ignored);
+      }
+      return Throw(env, err);
+    }
+    for (uint32_t k = 0; k < n; k++) ids[k] = store_.keyId(index[k]);
+    return Napi::Number::New(env, n);
   }
 
   // hkdfExpand(hash, prk, info, length, scope)

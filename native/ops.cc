@@ -53,6 +53,16 @@ static_assert(kHmacArea + 64 <= kScratchBytes, "scratch too small");  // + a PRK
 
 static const HashImpl& impl(const HashSet& hs, Hash h) { return h == Hash::Sha256 ? *hs.sha256 : *hs.sha512; }
 
+// XORs a pad byte into a block, eight bytes at a time (block sizes are multiples of 8).
+static void xorPad(uint8_t* pad, size_t n, uint64_t pattern) {
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, pad + i, 8);
+    w ^= pattern;
+    std::memcpy(pad + i, &w, 8);
+  }
+}
+
 // Keys the inner and outer states once; hmacRun() then costs two hash finals per MAC.
 static void hmacKey(const HashImpl& H, In key, uint8_t* scratch) {
   uint8_t* pad = scratch + kPad;
@@ -65,10 +75,10 @@ static void hmacKey(const HashImpl& H, In key, uint8_t* scratch) {
   } else if (key.n) {
     std::memcpy(pad, key.p, key.n);
   }
-  for (size_t i = 0; i < H.block; i++) pad[i] ^= 0x36;
+  xorPad(pad, H.block, 0x3636363636363636ull);
   H.init(scratch + kIctx);
   H.update(scratch + kIctx, pad, H.block);
-  for (size_t i = 0; i < H.block; i++) pad[i] ^= 0x36 ^ 0x5c;
+  xorPad(pad, H.block, 0x3636363636363636ull ^ 0x5c5c5c5c5c5c5c5cull);
   H.init(scratch + kOctx);
   H.update(scratch + kOctx, pad, H.block);
   sodium_memzero(pad, H.block);
@@ -99,8 +109,8 @@ bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts
   return true;
 }
 
-bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
-                uint8_t* scratch, Err* err) {
+bool hkdfExpandMany(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, const In* infos, size_t n,
+                    uint8_t* const* outs, size_t outLen, uint8_t* scratch, Err* err) {
   const HashImpl& H = impl(hs, h);
   const size_t hl = H.out;
   if (outLen == 0 || outLen > 255 * hl) {
@@ -112,25 +122,32 @@ bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In
                                                std::to_string(hl) + " bytes");
   }
   uint8_t* t = scratch + kT;
-  hmacKey(H, In{prk, prkLen}, scratch);
-  size_t done = 0;
-  uint8_t counter = 1;
-  while (done < outLen) {
-    In parts[3];
-    size_t np = 0;
-    if (counter > 1) parts[np++] = In{t, hl};
-    parts[np++] = info;
-    parts[np++] = In{&counter, 1};
-    hmacRun(H, parts, np, t, scratch);
-    size_t take = outLen - done < hl ? outLen - done : hl;
-    std::memcpy(out + done, t, take);
-    done += take;
-    counter++;
+  hmacKey(H, In{prk, prkLen}, scratch);  // keyed once for every output
+  for (size_t k = 0; k < n; k++) {
+    size_t done = 0;
+    uint8_t counter = 1;
+    while (done < outLen) {
+      In parts[3];
+      size_t np = 0;
+      if (counter > 1) parts[np++] = In{t, hl};
+      parts[np++] = infos[k];
+      parts[np++] = In{&counter, 1};
+      hmacRun(H, parts, np, t, scratch);
+      size_t take = outLen - done < hl ? outLen - done : hl;
+      std::memcpy(outs[k] + done, t, take);
+      done += take;
+      counter++;
+    }
   }
   sodium_memzero(t, hl);
   wipeHmac(scratch);
   burnStack();
   return true;
+}
+
+bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
+                uint8_t* scratch, Err* err) {
+  return hkdfExpandMany(hs, h, prk, prkLen, &info, 1, &out, outLen, scratch, err);
 }
 
 bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err) {

@@ -36,6 +36,9 @@ bool fillRandom(uint8_t* out, size_t n, Err* err);
 bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err* err);
 bool hkdfExpand(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, In info, uint8_t* out, size_t outLen,
                 uint8_t* scratch, Err* err);
+// Several outputs of one PRK (one per info), keying HMAC once: outs[k] receives outLen bytes for infos[k].
+bool hkdfExpandMany(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen, const In* infos, size_t n,
+                    uint8_t* const* outs, size_t outLen, uint8_t* scratch, Err* err);
 
 // HMAC; `tag` receives `tagLen` bytes (truncation allowed down to 16 bytes).
 bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err);

@@ -18,6 +18,14 @@ const AEADS: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 0, 'chacha2
 const NONCE: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12 };
 const ENCODINGS: Record<Encoding, number> = { base64: 0, base64url: 1, hex: 2 };
 const KEY_OPTS = ['scope', 'label'] as const;
+// Each function's accepted options, built once (not per call: these run on the hot path).
+const DECODE_OPTS = [...KEY_OPTS, 'encoding', 'offset', 'length'];
+const HKDF_OPTS = [...KEY_OPTS, 'hash', 'salt', 'info', 'length', 'use'];
+const EXTRACT_OPTS = [...KEY_OPTS, 'hash', 'salt'];
+const EXPAND_OPTS = [...KEY_OPTS, 'hash', 'info', 'length', 'use'];
+const EXPAND_MANY_OPTS = [...KEY_OPTS, 'hash', 'length', 'use'];
+const HMAC_OPTS = ['hash', 'tagLength'];
+const VERIFY_OPTS = ['hash'];
 
 function hashId(hash: unknown = 'sha256'): number {
   const id = HASHES[hash as Hash];
@@ -52,12 +60,14 @@ function lengthOf(v: unknown, what: string, dflt: number): number {
  */
 let stagingArea: Uint8Array | undefined;
 const STAGING_BYTES = 4096;
+// Views of the staging area by length, made once each (key material comes in a few sizes).
+const stagingViews: Uint8Array[] = [];
 
 function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
   // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
   stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
-  const staging = length <= STAGING_BYTES ? stagingArea.subarray(0, length) : new Uint8Array(new ArrayBuffer(length));
-  const range = bytes.subarray(offset, offset + length);
+  const staging = length <= STAGING_BYTES ? (stagingViews[length] ??= stagingArea.subarray(0, length)) : new Uint8Array(new ArrayBuffer(length));
+  const range = offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length);
   staging.set(range);
   range.fill(0);
   return staging;
@@ -108,7 +118,7 @@ export interface DecodeOptions extends KeyOptions {
  * guarded memory, then zeroes the encoded range. The text never becomes a JS string.
  */
 export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'encoding', 'offset', 'length'], 'decodeKey');
+  onlyKnownOptions(options, DECODE_OPTS, 'decodeKey');
   if (!(bytes instanceof Uint8Array)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'decodeKey: encoded key material must be a Buffer or Uint8Array');
   }
@@ -152,7 +162,7 @@ function derivedUse(use: unknown, what: string): DerivedUse {
 
 /** HKDF (RFC 5869) extract-and-expand; the PRK exists only in the arena's scratch slot. */
 export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt', 'info', 'length', 'use'], 'hkdf');
+  onlyKnownOptions(options, HKDF_OPTS, 'hkdf');
   const use = derivedUse(options.use, 'hkdf');
   const h = hashId(options.hash);
   const length = lengthOf(options.length, 'HKDF length', 32);
@@ -164,7 +174,7 @@ export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
 
 /** HKDF-Extract. Several input keys are hashed in order (e.g. KMS entropy then local entropy). */
 export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' | 'length'> = {}): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'salt'], 'hkdfExtract');
+  onlyKnownOptions(options, EXTRACT_OPTS, 'hkdfExtract');
   const h = hashId(options.hash);
   const ids = Array.isArray(ikm) ? ikm.map((k) => keyId(k, 'hkdfExtract')) : keyId(ikm, 'hkdfExtract');
   const { scope, nativeScope } = ownerFor(options);
@@ -174,7 +184,7 @@ export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' 
 
 /** HKDF-Expand from a pseudorandom key into a new key. */
 export function hkdfExpand(prk: Key, options: Omit<HkdfOptions, 'salt'> = {}): Key {
-  onlyKnownOptions(options, [...KEY_OPTS, 'hash', 'info', 'length', 'use'], 'hkdfExpand');
+  onlyKnownOptions(options, EXPAND_OPTS, 'hkdfExpand');
   const use = derivedUse(options.use, 'hkdfExpand');
   const h = hashId(options.hash);
   const length = lengthOf(options.length, 'HKDF length', 32);
@@ -184,6 +194,34 @@ export function hkdfExpand(prk: Key, options: Omit<HkdfOptions, 'salt'> = {}): K
   return wrapKey(id, scope, length, use, options.label);
 }
 
+/** Most keys one hkdfExpandMany call makes (the addon's limit). */
+export const MAX_EXPAND_MANY = 64;
+// Receives the handles of hkdfExpandMany (numbers only: no key bytes pass through it).
+const expandIds = new Float64Array(MAX_EXPAND_MANY);
+
+/**
+ * Several HKDF-Expand outputs of one PRK, one per info, in one call: HMAC is keyed
+ * with the PRK once for all of them. All or nothing: if any key cannot be made, none is.
+ * Each key equals `hkdfExpand(prk, { info: infos[i], ...options })`.
+ */
+export function hkdfExpandMany(prk: Key, infos: readonly (Bytes | undefined)[], options: Omit<HkdfOptions, 'salt' | 'info'> = {}): Key[] {
+  onlyKnownOptions(options, EXPAND_MANY_OPTS, 'hkdfExpandMany');
+  if (!Array.isArray(infos) || infos.length < 1 || infos.length > MAX_EXPAND_MANY) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `hkdfExpandMany: infos must be an array of 1 to ${MAX_EXPAND_MANY} infos`);
+  }
+  const use = derivedUse(options.use, 'hkdfExpandMany');
+  const h = hashId(options.hash);
+  const length = lengthOf(options.length, 'HKDF length', 32);
+  const prkId = keyId(prk, 'hkdfExpandMany');
+  const bytes = infos.map((info) => toBytes(info, 'info', true));
+  const { scope, nativeScope } = ownerFor(options);
+  const n = native().hkdfExpandMany(h, prkId, bytes, length, nativeScope, expandIds);
+  const keys = new Array<Key>(n);
+  for (let k = 0; k < n; k++) keys[k] = wrapKey(expandIds[k]!, scope, length, use, options.label);
+  expandIds.fill(0, 0, n);
+  return keys;
+}
+
 export interface HmacOptions {
   hash?: Hash;
   /** Truncated tag length in bytes (16..HashLen; default HashLen). */
@@ -191,7 +229,7 @@ export interface HmacOptions {
 }
 
 export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): Buffer {
-  onlyKnownOptions(options, ['hash', 'tagLength'], 'hmacSign');
+  onlyKnownOptions(options, HMAC_OPTS, 'hmacSign');
   const id = keyId(key, 'hmacSign');
   const h = hashId(options.hash);
   const t = options.tagLength;
@@ -203,7 +241,7 @@ export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): B
 
 /** Constant-time HMAC check; a truncated tag (>= 16 bytes) is compared on its length. */
 export function hmacVerify(key: Key, message: Bytes, tag: Uint8Array, options: Omit<HmacOptions, 'tagLength'> = {}): boolean {
-  onlyKnownOptions(options, ['hash'], 'hmacVerify');
+  onlyKnownOptions(options, VERIFY_OPTS, 'hmacVerify');
   const id = keyId(key, 'hmacVerify');
   return native().hmacVerify(hashId(options.hash), id, toBytes(message, 'message')!, toBytes(tag, 'tag')!);
 }

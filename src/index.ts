@@ -18,6 +18,7 @@ export {
   hkdf,
   hkdfExtract,
   hkdfExpand,
+  hkdfExpandMany,
   hmacSign,
   hmacVerify,
   aeadSeal,

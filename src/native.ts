@@ -29,6 +29,8 @@ export interface NativeAddon {
   keyDecode(bytes: Uint8Array, offset: number, length: number, encoding: number, scope: number, sealed?: boolean): number;
   hkdfExtract(hash: number, ikm: number | number[], salt: Uint8Array | undefined, scope: number): number;
   hkdfExpand(hash: number, prk: number, info: Uint8Array | undefined, length: number, scope: number): number;
+  /** Writes one handle per info into `ids`; returns how many. */
+  hkdfExpandMany(hash: number, prk: number, infos: (Uint8Array | undefined)[], length: number, scope: number, ids: Float64Array): number;
   hkdf(hash: number, ikm: number, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number, scope: number): number;
   hmacSign(hash: number, key: number, message: Uint8Array, tagLength?: number, out?: Uint8Array): Buffer;
   hmacVerify(hash: number, key: number, message: Uint8Array, tag: Uint8Array): boolean;

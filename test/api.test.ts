@@ -31,6 +31,7 @@ import {
   exposeUnsafe,
   hkdf,
   hkdfExpand,
+  hkdfExpandMany,
   hkdfExtract,
   hmacSign,
   hmacVerify,
@@ -428,6 +429,95 @@ describe('scopes', () => {
     expect(() => a.run(() => b.run(() => hmacSign(k, 'x')))).toThrow(ScopeEndedError);
     b.end();
     a.end();
+  });
+});
+
+describe('hkdfExpandMany', () => {
+  it('each key equals hkdfExpand of its info (sha256/sha512, one- and multi-block lengths); use and label kept', () => {
+    const scope = openScope();
+    for (const hash of ['sha256', 'sha512'] as const) {
+      const prk = hkdfExtract(randomKey(64, { scope }), { hash, salt: 'salt', scope });
+      for (const length of [16, 32, 100]) {
+        const infos = ['a', Buffer.from('b'), undefined, new Uint8Array([1, 2, 3])];
+        const many = hkdfExpandMany(prk, infos, { hash, length, scope, use: 'aead', label: 'batch' });
+        expect(many).toHaveLength(4);
+        many.forEach((k, i) => {
+          expect([k.length, k.use, k.label, k.scope]).toEqual([length, 'aead', 'batch', scope]);
+          const one = hkdfExpand(prk, { hash, info: infos[i], length, scope });
+          expect(exposeUnsafe(k, (b) => Buffer.from(b).toString('hex')), `${hash} ${length} #${i}`).toBe(
+            exposeUnsafe(one, (b) => Buffer.from(b).toString('hex')),
+          );
+        });
+      }
+    }
+    scope.end();
+  });
+
+  it('bad input: typed errors, and no key is left behind', () => {
+    const prk = randomKey(32);
+    const before = protectionReport().liveSlots;
+    const refusals: [string, () => unknown, RegExp][] = [
+      ['empty', () => hkdfExpandMany(prk, []), /1 to 64 infos/],
+      ['65 infos', () => hkdfExpandMany(prk, Array(65).fill('x')), /1 to 64 infos/],
+      ['not an array', () => hkdfExpandMany(prk, 'abc' as never), /1 to 64 infos/],
+      ['a bad info after good ones', () => hkdfExpandMany(prk, ['a', 'b', 42 as never]), /info must be/],
+      ['too long for the hash', () => hkdfExpandMany(prk, ['a', 'b'], { length: 255 * 32 + 1 }), /HKDF/],
+      ['unknown option', () => hkdfExpandMany(prk, ['a'], { info: 'x' } as never), /unknown option 'info'/],
+      ['short PRK', () => hkdfExpandMany(randomKey(16, { scope: null }), ['a']), /pseudorandom key/],
+    ];
+    for (const [name, call, message] of refusals) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as Error).message, name).toMatch(message);
+    }
+    // The short PRK of the last case is the only key those calls made.
+    expect(protectionReport().liveSlots).toBe(before + 1);
+    prk.release();
+  });
+});
+
+describe('hkdfExpandMany on a nearly full arena (a second addon instance limited to one region)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'secret-scope-many-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('all or nothing: when the arena runs out part-way, no key of the batch is left and the others are intact', () => {
+    const copy = join(dir, 'secret_scope_many.node');
+    copyFileSync(join(REPO_ROOT, 'build', 'Release', 'secret_scope.node'), copy);
+    const mod = { exports: {} as NativeAddon };
+    process.dlopen(mod, copy);
+    const small = mod.exports;
+    small.setErrorFactory(errorFromCode);
+    small.configure({ require: 'any', regionPages: 4, maxRegions: 1 });
+    const prk = small.keyRandom(32, 0);
+    const held: number[] = [];
+    // Fill the one region until fewer than 8 cells are free.
+    for (;;) {
+      const free = small.report().cellsTotal - small.report().liveSlots;
+      if (free < 8) break;
+      held.push(small.keyRandom(32, 0));
+    }
+    const live = small.report().liveSlots;
+    const ids = new Float64Array(64);
+    const infos = Array.from({ length: 20 }, (_, i) => Buffer.from(`info ${i}`));
+    let thrown: unknown;
+    try {
+      small.hkdfExpandMany(0, prk, infos, 32, 0, ids);
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as { code?: string }).code).toBe('ERR_ARENA_EXHAUSTED');
+    expect(small.report().liveSlots).toBe(live);
+    expect([...ids.subarray(0, 20)].every((v) => v === 0)).toBe(true);
+    // A batch that fits still works, and every earlier key is intact.
+    expect(small.hkdfExpandMany(0, prk, infos.slice(0, 3), 32, 0, ids)).toBe(3);
+    expect(small.verify()).toBeTruthy();
+    for (const id of [prk, ...held, ...ids.subarray(0, 3)]) small.keyRelease(id);
+    expect(small.report().liveSlots).toBe(0);
   });
 });
 

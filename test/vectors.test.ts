@@ -14,6 +14,8 @@ import {
   aeadSeal,
   exposeUnsafe,
   hkdf,
+  hkdfExtract,
+  hkdfExpandMany,
   hmacSign,
   hmacVerify,
   importKey,
@@ -146,13 +148,21 @@ describe('Wycheproof HKDF', () => {
               const e = thrown(() => {
                 const got = bytesOf(hkdf(ikm, opts));
                 if (!got.equals(hex(tc.okm))) throw new Error(`okm mismatch: ${got.toString('hex')}`);
+                // The batch path: Extract, then the same info twice in one hkdfExpandMany.
+                const prk = hkdfExtract(ikm, { hash: opts.hash, salt: opts.salt, scope });
+                for (const k of hkdfExpandMany(prk, [opts.info, opts.info], { hash: opts.hash, length: opts.length, scope })) {
+                  if (!bytesOf(k).equals(hex(tc.okm))) throw new Error('hkdfExpandMany okm mismatch');
+                }
               });
               if (e) t.fail(tc.tcId, errName(e));
               else t.pass('valid');
             } else {
               const e = thrown(() => hkdf(ikm, opts));
+              const prk = hkdfExtract(ikm, { hash: opts.hash, salt: opts.salt, scope });
+              const eMany = thrown(() => hkdfExpandMany(prk, [opts.info], { hash: opts.hash, length: opts.length, scope }));
               if (!tc.flags.includes('SizeTooLarge')) t.fail(tc.tcId, `unexpected invalid case flags ${tc.flags}`);
               else if (!(e instanceof InvalidArgumentError)) t.fail(tc.tcId, `expected InvalidArgumentError, got ${errName(e)}`);
+              else if (!(eMany instanceof InvalidArgumentError)) t.fail(tc.tcId, `hkdfExpandMany: expected InvalidArgumentError, got ${errName(eMany)}`);
               else t.pass('invalid');
             }
           });
