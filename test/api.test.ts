@@ -63,6 +63,16 @@ function bytesOf(key: Key): Buffer {
   return exposeUnsafe(key, (v) => Buffer.from(v));
 }
 
+/** A second, independent instance of the addon (its own arena), loaded from a copy of the .node file. */
+function secondInstance(dir: string, name: string): NativeAddon {
+  const copy = join(dir, `${name}.node`);
+  copyFileSync(join(REPO_ROOT, 'build', 'Release', 'secret_scope.node'), copy);
+  const mod = { exports: {} as NativeAddon };
+  process.dlopen(mod, copy);
+  mod.exports.setErrorFactory(errorFromCode);
+  return mod.exports;
+}
+
 function caught(fn: () => unknown): unknown {
   try {
     fn();
@@ -307,14 +317,9 @@ describe('foreign addon instance', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('handles of one instance are ERR_FOREIGN_HANDLE in the other, both ways', () => {
-    const copy = join(dir, 'secret_scope_copy.node');
-    copyFileSync(join(REPO_ROOT, 'build', 'Release', 'secret_scope.node'), copy);
-    const mod = { exports: {} as NativeAddon };
-    process.dlopen(mod, copy);
-    const other = mod.exports;
+    const other = secondInstance(dir, 'secret_scope_copy');
     const mine = native();
     expect(other).not.toBe(mine);
-    other.setErrorFactory(errorFromCode);
     const report = other.configure({ require: 'any' });
     expect(report.initialized).toBe(true);
 
@@ -466,12 +471,7 @@ describe('hkdfExpandMany', () => {
       ['short PRK', () => hkdfExpandMany(randomKey(16, { scope: null }), ['a']), /pseudorandom key/],
     ];
     for (const [name, call, message] of refusals) {
-      let thrown: unknown;
-      try {
-        call();
-      } catch (e) {
-        thrown = e;
-      }
+      const thrown = caught(call);
       expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
       expect((thrown as Error).message, name).toMatch(message);
     }
@@ -486,12 +486,7 @@ describe('hkdfExpandMany on a nearly full arena (a second addon instance limited
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('all or nothing: when the arena runs out part-way, no key of the batch is left and the others are intact', () => {
-    const copy = join(dir, 'secret_scope_many.node');
-    copyFileSync(join(REPO_ROOT, 'build', 'Release', 'secret_scope.node'), copy);
-    const mod = { exports: {} as NativeAddon };
-    process.dlopen(mod, copy);
-    const small = mod.exports;
-    small.setErrorFactory(errorFromCode);
+    const small = secondInstance(dir, 'secret_scope_many');
     small.configure({ require: 'any', regionPages: 4, maxRegions: 1 });
     const prk = small.keyRandom(32, 0);
     const held: number[] = [];
@@ -504,12 +499,7 @@ describe('hkdfExpandMany on a nearly full arena (a second addon instance limited
     const live = small.report().liveSlots;
     const ids = new Float64Array(64);
     const infos = Array.from({ length: 20 }, (_, i) => Buffer.from(`info ${i}`));
-    let thrown: unknown;
-    try {
-      small.hkdfExpandMany(0, prk, infos, 32, 0, ids);
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = caught(() => small.hkdfExpandMany(0, prk, infos, 32, 0, ids));
     expect((thrown as { code?: string }).code).toBe('ERR_ARENA_EXHAUSTED');
     expect(small.report().liveSlots).toBe(live);
     expect([...ids.subarray(0, 20)].every((v) => v === 0)).toBe(true);
@@ -646,12 +636,7 @@ describe('options and arguments', () => {
       }],
     ];
     for (const [name, call] of cases) {
-      let thrown: unknown;
-      try {
-        call();
-      } catch (e) {
-        thrown = e;
-      }
+      const thrown = caught(call);
       expect(thrown, name).toBeInstanceOf(InvalidArgumentError);
       expect((thrown as Error).message, name).toMatch(/detached/);
     }
