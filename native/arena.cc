@@ -371,13 +371,27 @@ static bool canaryEqual(const uint8_t* a, const uint8_t* b) {
   return diff == 0;
 }
 
+// True when n bytes are all zero: a word at a time (sodium_is_zero folds byte by byte
+// through a volatile, about 2 ns a byte). The padding it checks holds no secret.
+static bool allZero(const uint8_t* p, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; i++) acc |= p[i];
+  return acc == 0;
+}
+
 bool Arena::check(const Allocation& a, size_t len) const {
   const uint8_t* start = a.start();
   const uint8_t* canary = a.region->data;
   bool ok = canaryEqual(start, canary) & canaryEqual(start + kCanary + len, canary);
   const size_t used = 2 * kCanary + len;
   const size_t pad = a.cells * kCell - used;
-  if (pad > 0 && !sodium_is_zero(start + used, pad)) ok = false;
+  if (pad > 0 && !allZero(start + used, pad)) ok = false;
   return ok;
 }
 

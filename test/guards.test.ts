@@ -124,15 +124,19 @@ describe.each(BACKENDS)('canaries (%s)', (backend) => {
     expect(stage(r2, 'after').othersAlive).toEqual([true, true, true, true, true]);
   });
 
+  // A 100-byte key takes 3 cells (192 bytes): canary 16 | key 100 | canary 16 | 60 bytes of zero padding,
+  // so its padding runs from key offset 116 to 175.
   it.each([
-    ['trailing', 32],
-    ['leading', 32],
-    ['trailing', 100],
-    ['padding', 100],
-  ])('an overwritten %s canary of a %i-byte key is detected on release; all keys die', async (where, len) => {
-    const offset = where === 'padding' ? len + 16 : undefined; // first zero-padding byte after the trailing canary
+    ['trailing canary', 32, undefined],
+    ['leading canary', 32, undefined],
+    ['trailing canary', 100, undefined],
+    ['first padding byte', 100, 116],
+    ['a middle padding byte', 100, 141],
+    ['last padding byte', 100, 175],
+  ])('an overwritten %s of a %i-byte key is detected on release; all keys die', async (what, len, offset) => {
+    const where = what.split(' ')[0];
     const r = await child(backend, { action: 'canary', where: offset === undefined ? where : 'offset', offset, detect: 'release', len });
-    expect(stage(r, 'corrupted').offset).toBe(where === 'trailing' ? len : where === 'leading' ? -1 : len + 16);
+    expect(stage(r, 'corrupted').offset).toBe(offset ?? (where === 'trailing' ? len : -1));
     expectViolationDetected(r);
   });
 
