@@ -2,25 +2,15 @@
 //   node bench/child.mjs coldstart           -> JSON: import, first scope (region creation), next scopes
 //   node bench/child.mjs syscalls <id> <n>   -> runs a warm-up, then n invocations of contender <id>
 //                                               (run under `strace -c -f`; see syscalls.mjs)
-import { ENTROPY, INFO, MSG, NONCE24, SALT } from './inputs.mjs';
+import { openInvocation } from './contenders.mjs';
 import { loadLibrary, loadSodiumNative } from './lib.mjs';
 
 const [mode, arg1, arg2] = process.argv.slice(2);
 const ns = (t0) => Number(process.hrtime.bigint() - t0);
 
 function invocation(lib) {
-  const { openScope, importKey, hkdfExtract, hkdfExpandMany, hmacSign, aeadSeal } = lib;
-  const inbox = Buffer.alloc(64);
-  const INFO4 = INFO.slice(0, 4);
-  return () => {
-    ENTROPY.copy(inbox);
-    const scope = openScope();
-    const prk = hkdfExtract(importKey(inbox, { scope }), { salt: SALT, scope });
-    const [k0, k1] = hkdfExpandMany(prk, INFO4, { scope });
-    hmacSign(k0, MSG);
-    aeadSeal(k1, NONCE24, MSG);
-    scope.end();
-  };
+  const open = openInvocation(lib);
+  return () => open().end();
 }
 
 if (mode === 'coldstart') {

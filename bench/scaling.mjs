@@ -5,9 +5,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ENTROPY, INFO, MSG, NONCE24, SALT } from './inputs.mjs';
+import { ENTROPY, INFO, SALT } from './inputs.mjs';
 import { median } from './stats.mjs';
 import { turn } from './harness.mjs';
+import { openInvocation } from './contenders.mjs';
 
 export function vmas() {
   try {
@@ -80,7 +81,7 @@ async function settle() {
 }
 
 export async function runScaling({ lib, sodium, smoke }) {
-  const { openScope, importKey, hkdfExtract, hkdfExpand, hkdfExpandMany, hmacSign, aeadSeal, protectionReport } = lib;
+  const { openScope, importKey, hkdfExtract, hkdfExpand, protectionReport } = lib;
   const S = sodium?.sodium;
   const inbox = Buffer.alloc(64);
   const report = () => protectionReport();
@@ -94,16 +95,7 @@ export async function runScaling({ lib, sodium, smoke }) {
     for (let i = 0; i < n; i++) keys[i] = hkdfExpand(prk, { info: INFO[i], length: 32, scope });
     return scope;
   };
-  const INFO4 = INFO.slice(0, 4);
-  const ssInvocation = () => {
-    ENTROPY.copy(inbox);
-    const scope = openScope();
-    const prk = hkdfExtract(importKey(inbox, { scope }), { salt: SALT, scope });
-    const [k0, k1] = hkdfExpandMany(prk, INFO4, { scope });
-    hmacSign(k0, MSG);
-    aeadSeal(k1, NONCE24, MSG);
-    return scope;
-  };
+  const ssInvocation = openInvocation(lib);
   // ---- sodium-native: the same shapes, every secret in its own sodium_malloc (HMAC via crypto_hash_sha256
   //      is left out here: this section is about allocation, the crypto section compares compute).
   const snScope = (n) => {
