@@ -27,6 +27,8 @@ import {
   type SecretScopeOptions,
 } from '../src/index.js';
 import { withCore } from '../src/wrapper.js';
+// The documented HKDF info, recomputed by the auditor independently of src/invocation.ts.
+import { rootDerivedInfo } from '../src/audit/auditor.js';
 import { baseline, calls, clientConfig, expectDead, expectWiped, startKms, thrown, until, useKmsEnv, type KmsLocal } from './helpers/kms.js';
 
 type Ctx = Record<string, unknown> & { secretScope?: InvocationScope; getRemainingTimeInMillis?: () => number };
@@ -45,21 +47,10 @@ beforeEach(() => {
 
 const settle = <T>(p: Promise<T>) => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
-/** The documented HKDF info: for each of ['secret-scope/v1', name, use, context ?? ''], uint16 BE length || UTF-8. */
-function infoFor(name: string, use: string, context?: string): Buffer {
-  return Buffer.concat(
-    ['secret-scope/v1', name, use, context ?? ''].map((p) => {
-      const b = Buffer.from(p, 'utf8');
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(b.length);
-      return Buffer.concat([len, b]);
-    }),
-  );
-}
 
 /** A root-derived key recomputed outside secret-scope. */
 function rootDerived(root: Uint8Array, name: string, use: string, context: string | undefined, o: { hash?: 'sha256' | 'sha512'; salt?: string; length?: number } = {}): Buffer {
-  return Buffer.from(hkdfSync(o.hash ?? 'sha256', root, o.salt ?? 'secret-scope/v1', infoFor(name, use, context), o.length ?? 32));
+  return Buffer.from(hkdfSync(o.hash ?? 'sha256', root, o.salt ?? 'secret-scope/v1', rootDerivedInfo(name, use, context), o.length ?? 32));
 }
 
 /** A handler that derives `names` and returns their HMAC tags over MSG. */
@@ -362,7 +353,7 @@ describe('root keys', () => {
     const plain = issued[0]!.plaintext;
     expect(typeof ciphertextBlob).toBe('string');
     // the generated key itself derives what node:crypto derives from the issued plaintext
-    const d = hkdf(key, { salt: 'secret-scope/v1', info: infoFor('x', 'hmac', 'c'), length: 32, scope: null });
+    const d = hkdf(key, { salt: 'secret-scope/v1', info: rootDerivedInfo('x', 'hmac', 'c'), length: 32, scope: null });
     expect(hmacSign(d, MSG).toString('hex')).toBe(createHmac('sha256', rootDerived(plain, 'x', 'hmac', 'c')).update(MSG).digest('hex'));
     d.release();
     key.release();
