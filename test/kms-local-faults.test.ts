@@ -1,17 +1,9 @@
 import { DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
+import { rejection } from './helpers/kms.js';
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
-
-async function rejection(p: Promise<unknown>): Promise<Error & Record<string, any>> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Error & Record<string, any>;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('kms-local fault injection seen through the real SDK', () => {
   let local: KmsLocal;

@@ -11,20 +11,12 @@ import { request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKmsLocalCli, startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
+import { rejection } from './helpers/kms.js';
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
 function client(local: KmsLocal, extra: Partial<KMSClientConfig> = {}): KMSClient {
   return new KMSClient({ endpoint: local.url, region: 'us-east-1', credentials, maxAttempts: 1, ...extra });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error & Record<string, any>> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Error & Record<string, any>;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 interface RawResponse {

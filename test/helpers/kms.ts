@@ -112,6 +112,16 @@ export function thrown(fn: () => unknown): unknown {
   return undefined;
 }
 
+/** The error a promise rejects with; fails if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error & Record<string, any>> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & Record<string, any>;
+  }
+  throw new Error('expected the promise to reject');
+}
+
 /** Waits (event loop turns, not time) until cond() holds; fails after `turns` macrotasks. */
 export async function until(cond: () => boolean, what: string, turns = 2000): Promise<void> {
   for (let i = 0; i < turns; i++) {
