@@ -19,7 +19,8 @@ import {
   type Key,
   type SecretScopeOptions,
 } from '../src/index.js';
-import { baseline, deferred, expectDead, expectWiped, NODE_MAJOR, thrown, until } from './helpers/kms.js';
+import { baseline, deferred, expectWiped, NODE_MAJOR, thrown, until } from './helpers/kms.js';
+import { concurrentIsolation } from './helpers/isolation.js';
 
 const OPTIONS: SecretScopeOptions = {
   entropy: { source: 'local' },
@@ -383,52 +384,13 @@ for (const version of VERSIONS) {
 
     const concurrent = (asyncBeforeAhead: boolean) => async () => {
       const N = 64;
-      const base = baseline();
-      const registry: Key[] = new Array(N);
-      const scopes: InvocationScope[] = new Array(N);
-      const crossErrors: unknown[] = new Array(N);
-      const mismatches: string[] = [];
-      let arrived = 0;
-      const all = deferred();
-      const h = middy(async (event: { i: number }, context: Ctx) => {
-        const i = event.i;
-        const scope = context.secretScope!;
-        scopes[i] = scope;
-        const check = (where: string) => {
-          if (currentScope() !== scope) mismatches.push(`${i}@${where}`);
-        };
-        check('start');
-        await new Promise((r) => setTimeout(r, i % 4));
-        check('after timer');
-        const mac = await scope.key('mac');
-        check('after key');
-        registry[i] = mac;
-        if (++arrived === N) all.resolve();
-        await all.promise;
-        check('after barrier');
-        crossErrors[i] = thrown(() => hmacSign(registry[(i + 7) % N]!, 'cross'));
-        await new Promise<void>((r) =>
-          setTimeout(() => {
-            check('timer callback');
-            r();
-          }, 0),
-        );
-        return hmacSign(mac, 'same message').toString('hex');
-      });
+      const probe = concurrentIsolation(N, 7);
+      const h = middy(probe.handler);
       // a typical async middleware (parser, ssm, secrets) registered ahead of ours
       if (asyncBeforeAhead) h.use({ before: async () => undefined });
       h.use(secretScopeMiddleware(OPTIONS));
       const tags: string[] = await Promise.all(Array.from({ length: N }, (_, i) => h({ i }, { awsRequestId: `c-${i}` })));
-      expect(mismatches).toEqual([]);
-      expect(new Set(scopes).size).toBe(N);
-      for (let i = 0; i < N; i++) {
-        expect(scopes[i]!.name).toBe(`c-${i}`);
-        expect(crossErrors[i]).toBeInstanceOf(ScopeEndedError);
-      }
-      expect(new Set(tags).size).toBe(N);
-      for (const s of scopes) expect(s.active).toBe(false);
-      for (const k of registry) expectDead(k);
-      expect(baseline()).toEqual(base);
+      probe.verify(tags, (i) => `c-${i}`);
     };
 
     it('64 concurrent invocations stay isolated (secretScopeMiddleware first)', concurrent(false));

@@ -17,14 +17,14 @@ import {
   secretScopeMiddleware,
   withSecretScope,
   InvocationScope,
-  KeyReleasedError,
   OptionsError,
   ScopeEndedError,
   TimeoutError,
   type Key,
   type SecretScopeOptions,
 } from '../src/index.js';
-import { baseline, deferred, expectDead, expectWiped, thrown, until } from './helpers/kms.js';
+import { baseline, deferred, expectWiped, thrown, until } from './helpers/kms.js';
+import { concurrentIsolation } from './helpers/isolation.js';
 
 const OPTIONS: SecretScopeOptions = {
   entropy: { source: 'local' },
@@ -516,55 +516,11 @@ describe('64 concurrent invocations in one process stay isolated', () => {
   const N = 64;
   for (const entry of ENTRIES) {
     it(`${entry.name}`, async () => {
-      const base = baseline();
-      const registry: Key[] = new Array(N);
-      const scopes: InvocationScope[] = new Array(N);
-      const crossErrors: unknown[] = new Array(N);
-      const mismatches: string[] = [];
-      let arrived = 0;
-      const allHaveKeys = deferred();
-      const h = entry.async(async function (this: unknown, event: { i: number }, context) {
-        const i = event.i;
-        const scope = context.secretScope!;
-        scopes[i] = scope;
-        const check = (where: string) => {
-          if (currentScope() !== scope) mismatches.push(`${i}@${where}`);
-        };
-        check('start');
-        await new Promise((r) => setTimeout(r, i % 4));
-        check('after timer');
-        const mac = await scope.key('mac');
-        check('after key');
-        registry[i] = mac;
-        if (++arrived === N) allHaveKeys.resolve();
-        await allHaveKeys.promise; // every invocation is in flight at once
-        check('after barrier');
-        crossErrors[i] = thrown(() => hmacSign(registry[(i + 1) % N]!, 'cross'));
-        await new Promise<void>((r) =>
-          setTimeout(() => {
-            check('in timer callback');
-            r();
-          }, 0),
-        );
-        await new Promise((r) => setImmediate(r));
-        check('after setImmediate');
-        return hmacSign(mac, 'same message for everyone').toString('hex');
-      }, OPTIONS);
-      const tags = (await Promise.all(
-        Array.from({ length: N }, (_, i) => h({ i }, { awsRequestId: `req-${i}` })),
-      )) as string[];
-      expect(mismatches).toEqual([]);
-      expect(new Set(scopes).size).toBe(N);
-      for (let i = 0; i < N; i++) {
-        expect(scopes[i]!.name).toBe(`req-${i}`);
-        expect(crossErrors[i], `invocation ${i} used invocation ${(i + 1) % N}'s key`).toBeInstanceOf(ScopeEndedError);
-      }
-      expect(new Set(tags).size).toBe(N); // derived keys differ across invocations
-      for (const s of scopes) expect(s.active).toBe(false);
-      for (const k of registry) expectDead(k);
-      const r = baseline();
-      expect(r).toEqual(base);
-      expect(KeyReleasedError).toBeDefined();
+      const probe = concurrentIsolation(N, 1);
+      const h = entry.async(probe.handler, OPTIONS);
+      const tags = (await Promise.all(Array.from({ length: N }, (_, i) => h({ i }, { awsRequestId: `req-${i}` })))) as string[];
+      probe.verify(tags, (i) => `req-${i}`);
     });
   }
 });
+
