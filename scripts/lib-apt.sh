@@ -16,3 +16,12 @@ installed() {
   esac
   [ "$st" = "install ok installed" ]
 }
+
+# Sets the array `missing` to those of the given packages that are not installed.
+find_missing() {
+  missing=()
+  local p
+  for p in "$@"; do
+    installed "$p" || missing+=("$p")
+  done
+}

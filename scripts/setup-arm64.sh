@@ -15,10 +15,7 @@ LOG_TAG=setup-arm64
 # shellcheck source=scripts/lib-apt.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
 
-missing=()
-for p in "${PKGS[@]}"; do
-  installed "$p" || missing+=("$p")
-done
+find_missing "${PKGS[@]}"
 
 if [ "${#missing[@]}" -eq 0 ]; then
   log "all packages already installed"

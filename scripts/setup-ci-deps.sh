@@ -25,10 +25,7 @@ LOG_TAG=setup-ci-deps
 # shellcheck source=scripts/lib-apt.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
 
-missing=()
-for p in "${PKGS[@]}"; do
-  installed "$p" || missing+=("$p")
-done
+find_missing "${PKGS[@]}"
 
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing: ${missing[*]}"
