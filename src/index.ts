@@ -70,5 +70,6 @@ export {
   type EntropyStats,
   type KmsOptions,
   type RootKeyOptions,
+  type RootKeyStats,
 } from './kms/index.js';
 export { installExitPurge } from './scope/index.js';

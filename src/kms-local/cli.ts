@@ -40,6 +40,8 @@ Starts a local KMS-compatible endpoint (GenerateRandom, Encrypt, Decrypt, Genera
   --reset-rate P           reset the connection with probability P
   --truncate-rate P        send a truncated body with probability P
   --malformed-rate P       send a body that is not JSON with probability P
+  --chunked-rate P         answer in chunked transfer-encoding with probability P
+  --split-rate P           answer in 3 writes 5 ms apart, cut inside the Plaintext, with probability P
   --verify-signature K:S   verify SigV4 signatures made with access key K and secret S
   --print-env              print only the export lines on stdout
   --verbose                log every request on stderr (never plaintexts or keys)
@@ -115,6 +117,12 @@ export function parseKmsLocalArgs(argv: readonly string[]): KmsLocalCliArgs {
         break;
       case '--malformed-rate':
         faults.malformedJson = rate();
+        break;
+      case '--chunked-rate':
+        faults.chunkedBody = rate();
+        break;
+      case '--split-rate':
+        faults.splitWrites = rate();
         break;
       case '--verify-signature': {
         const v = value();

@@ -10,6 +10,10 @@
  * { connectionReset: { everyNth: 3 }, latencyMs: { ms: 50, jitterMs: 20 } }
  * // 10 % of calls answer 200 with a body that is not JSON
  * { malformedJson: { probability: 0.1 } }
+ * // every answer in chunked transfer-encoding, the Plaintext value in a chunk of its own
+ * { chunkedBody: true }
+ * // every answer in 3 writes 20 ms apart, cut inside the base64 Plaintext
+ * { splitWrites: { delayMs: 20 } }
  * ```
  *
  * Top-level faults apply to every operation; `operations.<Name>` adds faults for
@@ -25,6 +29,13 @@
  * the call. If several terminal faults fire on one call, the first of
  * connectionReset, truncatedBody, serverError, throttle, malformedJson is
  * injected; `stats.faults` counts injected faults only.
+ *
+ * Delivery faults (chunkedBody, splitWrites) change how a successful answer
+ * travels, not what it says: the operation runs and its answer arrives in
+ * pieces (chunked transfer-encoding, or several writes with a pause between
+ * them). They are what a client sees from a real endpoint behind proxies, on
+ * a slow network or while its own event loop is busy. A terminal fault on the
+ * same call wins; if both fire, chunkedBody is used.
  */
 
 /** When a fault applies. */
@@ -49,6 +60,22 @@ export interface ServerErrorFault extends FaultTrigger {
   status?: 500 | 503;
 }
 
+/** How the body of a successful answer is cut into pieces. */
+export interface DeliveryFault extends FaultTrigger {
+  /**
+   * Where the body is cut:
+   * - 'around-plaintext' (chunkedBody's default): right before and right after the
+   *   base64 Plaintext value, which travels whole in a piece of its own;
+   * - 'inside-plaintext' (splitWrites' default): twice inside the base64 Plaintext
+   *   value, so no piece holds all of it;
+   * - a number: pieces of that many bytes.
+   * A body without a Plaintext (Encrypt) is cut into thirds.
+   */
+  cut?: 'around-plaintext' | 'inside-plaintext' | number;
+  /** Milliseconds between pieces; 0 sends every piece in one socket write. Default: chunkedBody 0, splitWrites 5. */
+  delayMs?: number;
+}
+
 /** Faults for one scope (all operations, or one). */
 export interface FaultSet {
   /** A number is "this many ms on every call". */
@@ -63,6 +90,10 @@ export interface FaultSet {
   truncatedBody?: boolean | FaultTrigger;
   /** The socket is reset (RST where Node supports it) without any response. */
   connectionReset?: boolean | FaultTrigger;
+  /** 200 in `Transfer-Encoding: chunked`, each piece of the body a chunk of its own. */
+  chunkedBody?: boolean | DeliveryFault;
+  /** 200 with a Content-Length, the body sent in several writes with a pause between them. */
+  splitWrites?: boolean | DeliveryFault;
 }
 
 /** The `faults` option: top level for every operation, `operations` for one operation each. */
@@ -70,13 +101,26 @@ export interface KmsFaults extends FaultSet {
   operations?: Partial<Record<string, FaultSet>>;
 }
 
-export type FaultKind = 'latency' | 'throttle' | 'serverError' | 'malformedJson' | 'truncatedBody' | 'connectionReset';
+export type FaultKind =
+  | 'latency'
+  | 'throttle'
+  | 'serverError'
+  | 'malformedJson'
+  | 'truncatedBody'
+  | 'connectionReset'
+  | 'chunkedBody'
+  | 'splitWrites';
 export type TerminalFault =
   | { kind: 'connectionReset' }
   | { kind: 'truncatedBody' }
   | { kind: 'serverError'; status: 500 | 503 }
   | { kind: 'throttle' }
   | { kind: 'malformedJson' };
+export interface Delivery {
+  kind: 'chunkedBody' | 'splitWrites';
+  cut: 'around-plaintext' | 'inside-plaintext' | number;
+  delayMs: number;
+}
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'latency',
@@ -85,6 +129,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'malformedJson',
   'truncatedBody',
   'connectionReset',
+  'chunkedBody',
+  'splitWrites',
 ];
 const TERMINAL_ORDER = ['connectionReset', 'truncatedBody', 'serverError', 'throttle', 'malformedJson'] as const;
 type SetKey = keyof FaultSet;
@@ -95,20 +141,27 @@ const KEY_OF: Record<FaultKind, SetKey> = {
   malformedJson: 'malformedJson',
   truncatedBody: 'truncatedBody',
   connectionReset: 'connectionReset',
+  chunkedBody: 'chunkedBody',
+  splitWrites: 'splitWrites',
 };
+const DELIVERY_ORDER = ['chunkedBody', 'splitWrites'] as const;
 
 export interface FaultDecision {
   delayMs: number;
   terminal?: TerminalFault;
+  /** How a successful answer travels (only when no terminal fault fired). */
+  delivery?: Delivery;
 }
+
+type RuleSpec = FaultTrigger & Partial<LatencyFault> & Partial<ServerErrorFault> & DeliveryFault;
 
 class Rule {
   #seen = 0;
   #fired = 0;
   readonly kind: FaultKind;
-  readonly spec: FaultTrigger & Partial<LatencyFault> & Partial<ServerErrorFault>;
+  readonly spec: RuleSpec;
 
-  constructor(kind: FaultKind, spec: FaultTrigger) {
+  constructor(kind: FaultKind, spec: RuleSpec) {
     this.kind = kind;
     this.spec = spec;
   }
@@ -128,10 +181,10 @@ function normalise(kind: FaultKind, value: FaultSet[SetKey], where: string): Rul
   if (value === undefined || value === false) return undefined;
   let spec: FaultTrigger;
   if (value === true) spec = {};
-  else if (typeof value === 'number') spec = { ms: value } as LatencyFault;
+  else if (typeof value === 'number' && kind === 'latency') spec = { ms: value } as LatencyFault;
   else if (typeof value === 'object' && value !== null) spec = { ...value };
   else throw new TypeError(`faults${where}.${KEY_OF[kind]}: expected true, false or an object`);
-  const s = spec as FaultTrigger & Partial<LatencyFault> & Partial<ServerErrorFault>;
+  const s = spec as RuleSpec;
   const at = `faults${where}.${KEY_OF[kind]}`;
   if (s.probability !== undefined && !(s.probability >= 0 && s.probability <= 1)) {
     throw new RangeError(`${at}.probability must be within 0..1`);
@@ -148,6 +201,13 @@ function normalise(kind: FaultKind, value: FaultSet[SetKey], where: string): Rul
   }
   if (kind === 'serverError' && s.status !== undefined && s.status !== 500 && s.status !== 503) {
     throw new RangeError(`${at}.status must be 500 or 503`);
+  }
+  if (kind === 'chunkedBody' || kind === 'splitWrites') {
+    const cut = s.cut;
+    if (cut !== undefined && cut !== 'around-plaintext' && cut !== 'inside-plaintext' && !(Number.isInteger(cut) && (cut as number) >= 1)) {
+      throw new RangeError(`${at}.cut must be 'around-plaintext', 'inside-plaintext' or a positive integer`);
+    }
+    if (s.delayMs !== undefined && !(typeof s.delayMs === 'number' && s.delayMs >= 0)) throw new RangeError(`${at}.delayMs must be >= 0`);
   }
   return new Rule(kind, s);
 }
@@ -193,6 +253,20 @@ export class FaultPlan {
       if (!rule) continue;
       if (kind === 'serverError') return { delayMs, terminal: { kind, status: rule.spec.status ?? 500 } };
       return { delayMs, terminal: { kind } };
+    }
+    for (const kind of DELIVERY_ORDER) {
+      const rule = fired.get(kind);
+      if (!rule) continue;
+      const spec = rule.spec;
+      const chunked = kind === 'chunkedBody';
+      return {
+        delayMs,
+        delivery: {
+          kind,
+          cut: spec.cut ?? (chunked ? 'around-plaintext' : 'inside-plaintext'),
+          delayMs: spec.delayMs ?? (chunked ? 0 : 5),
+        },
+      };
     }
     return { delayMs };
   }

@@ -7,9 +7,9 @@
  *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
  * ```
  */
-export { startKmsLocal, DEFAULT_ALIAS, DEFAULT_ACCOUNT_ID } from './server.js';
+export { startKmsLocal, DEFAULT_ALIAS, DEFAULT_ACCOUNT_ID, FAULTS_ENV } from './server.js';
 export type { KmsLocal, KmsLocalOptions, KmsLocalStats, KmsLocalLogger, IssuedPlaintext } from './server.js';
-export type { KmsFaults, FaultSet, FaultTrigger, LatencyFault, ServerErrorFault, FaultKind } from './faults.js';
+export type { KmsFaults, FaultSet, FaultTrigger, LatencyFault, ServerErrorFault, DeliveryFault, FaultKind } from './faults.js';
 export type { CreateKeyOptions, EncryptionContext, KeyRef } from './keystore.js';
 export type { KmsOperationName, IssuingOperation } from './operations.js';
 export type { SigV4Credentials } from './sigv4.js';

@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KmsProtocolError } from './errors.js';
+import type { Delivery } from './faults.js';
 
 export const CONTENT_TYPE = 'application/x-amz-json-1.1';
 export const TARGET_PREFIX = 'TrentService.';
@@ -58,6 +60,56 @@ export function sendJson(res: ServerResponse, body: unknown): void {
   const payload = Buffer.from(JSON.stringify(body), 'utf8');
   res.writeHead(200, baseHeaders(payload.length));
   res.end(payload);
+}
+
+const PLAINTEXT_FIELD = Buffer.from('"Plaintext":"');
+
+/** Where a body is cut for a delivery fault (offsets, ascending, strictly inside the body). */
+export function cutPoints(payload: Buffer, cut: Delivery['cut']): number[] {
+  let points: number[];
+  if (typeof cut === 'number') {
+    points = [];
+    for (let at = cut; at < payload.length; at += cut) points.push(at);
+    return points;
+  }
+  const field = payload.indexOf(PLAINTEXT_FIELD);
+  const start = field < 0 ? -1 : field + PLAINTEXT_FIELD.length;
+  const end = start < 0 ? -1 : payload.indexOf(0x22 /* " */, start);
+  if (start < 0 || end < 0 || end - start < 3) {
+    points = [Math.floor(payload.length / 3), Math.floor((2 * payload.length) / 3)];
+  } else if (cut === 'around-plaintext') {
+    points = [start, end];
+  } else {
+    const third = Math.floor((end - start) / 3);
+    points = [start + third, start + 2 * third];
+  }
+  return points.filter((p, i) => p > 0 && p < payload.length && (i === 0 || p > points[i - 1]!));
+}
+
+/**
+ * A successful answer delivered in pieces (delivery faults): chunked
+ * transfer-encoding with one chunk per piece, or a Content-Length body in
+ * several writes. With `delayMs` 0 every piece goes out in one socket write.
+ */
+export async function sendJsonInPieces(res: ServerResponse, body: unknown, delivery: Delivery): Promise<void> {
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const points = cutPoints(payload, delivery.cut);
+  const pieces = [0, ...points].map((from, i) => payload.subarray(from, points[i] ?? payload.length));
+  const headers = baseHeaders(payload.length);
+  if (delivery.kind === 'chunkedBody') {
+    delete headers['Content-Length'];
+    headers['Transfer-Encoding'] = 'chunked';
+  }
+  res.on('error', () => undefined); // a client that went away during a pause
+  res.writeHead(200, headers);
+  if (delivery.delayMs === 0) res.cork();
+  for (let i = 0; i < pieces.length; i++) {
+    if (res.destroyed) return;
+    res.write(pieces[i]);
+    if (delivery.delayMs > 0 && i < pieces.length - 1) await sleep(delivery.delayMs);
+  }
+  if (delivery.delayMs === 0) res.uncork();
+  if (!res.destroyed) res.end();
 }
 
 export function sendError(res: ServerResponse, error: KmsProtocolError): void {

@@ -20,6 +20,7 @@ import {
   resetConnection,
   sendError,
   sendJson,
+  sendJsonInPieces,
   sendMalformedJson,
   sendTruncated,
   targetOperation,
@@ -48,7 +49,11 @@ export interface KmsLocalOptions {
   region?: string;
   /** Account id in key ARNs. Default 000000000000. */
   accountId?: string;
-  /** Faults to inject from the first call (see {@link KmsFaults}). */
+  /**
+   * Faults to inject from the first call (see {@link KmsFaults}). When absent, the JSON in
+   * the environment variable SECRET_SCOPE_KMS_LOCAL_FAULTS is used, so that an endpoint
+   * started by another tool (the residue auditor) can be given faults too.
+   */
   faults?: KmsFaults;
   /** Keep a copy of every plaintext returned, in `issued` (for residue audits). Default false. */
   recordIssued?: boolean;
@@ -127,7 +132,7 @@ export async function startKmsLocal(options: KmsLocalOptions = {}): Promise<KmsL
   const recordIssued = options.recordIssued ?? false;
   const issued: IssuedPlaintext[] = [];
   const random = options.random ?? Math.random;
-  let plan = new FaultPlan(options.faults, random);
+  let plan = new FaultPlan(options.faults ?? faultsFromEnvironment(), random);
   let stats = emptyStats();
 
   const countError = (type: string) => {
@@ -178,7 +183,13 @@ export async function startKmsLocal(options: KmsLocalOptions = {}): Promise<KmsL
           if (recordIssued) issued.push({ operation: op, plaintext: Buffer.from(plaintext) });
         },
       });
-      sendJson(res, output);
+      if (decision.delivery) {
+        stats.faults[decision.delivery.kind]++;
+        logger.info?.(`kms-local ${operation}: answering in pieces (${decision.delivery.kind})`);
+        await sendJsonInPieces(res, output, decision.delivery);
+      } else {
+        sendJson(res, output);
+      }
       logger.debug?.(`kms-local ${operation} 200 ${Date.now() - started}ms`);
     } catch (error) {
       if (error instanceof KmsProtocolError) return fail(error);
@@ -254,6 +265,18 @@ export async function startKmsLocal(options: KmsLocalOptions = {}): Promise<KmsL
       return closed;
     },
   };
+}
+
+export const FAULTS_ENV = 'SECRET_SCOPE_KMS_LOCAL_FAULTS';
+
+function faultsFromEnvironment(): KmsFaults | undefined {
+  const text = process.env[FAULTS_ENV];
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as KmsFaults;
+  } catch {
+    throw new TypeError(`${FAULTS_ENV} must hold the faults option as JSON`);
+  }
 }
 
 function describe(fault: TerminalFault): string {

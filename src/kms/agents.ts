@@ -4,8 +4,11 @@
  * - HTTP: each socket reads into one buffer of its own (net `onread`); the HTTP
  *   parser copies what it keeps synchronously, then the buffer is zeroed.
  * - HTTPS: cleartext comes out of the TLS layer, where `onread` does not apply:
- *   each 'data' buffer is zeroed once dispatched. What OpenSSL keeps internally
- *   cannot be wiped from JavaScript (measured in SECURITY.md).
+ *   each 'data' buffer is zeroed once dispatched, and the connections set
+ *   OpenSSL's SSL_OP_CLEANSE_PLAINTEXT, so that OpenSSL cleanses the decrypted
+ *   record in its read buffer once it was copied out (by default it leaves it
+ *   there, and frees the buffer unzeroed). The copy the TLS read leaves on the
+ *   native stack is zeroed by the capture (memory/stack.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -40,7 +43,18 @@ export class ZeroingHttpAgent extends http.Agent {
   }
 }
 
+/**
+ * OpenSSL 3's SSL_OP_CLEANSE_PLAINTEXT (node:crypto does not export it). In
+ * OpenSSL 1.1.1 the same bit was a no-op legacy flag, so setting it is harmless
+ * there too; every Node version this package supports ships OpenSSL 3.
+ */
+export const SSL_OP_CLEANSE_PLAINTEXT = 0x2;
+
 export class ZeroingHttpsAgent extends https.Agent {
+  constructor(options: https.AgentOptions = {}) {
+    super({ ...options, secureOptions: (options.secureOptions ?? 0) | SSL_OP_CLEANSE_PLAINTEXT });
+  }
+
   override createConnection(...args: Parameters<https.Agent['createConnection']>): Duplex {
     const socket = (https.Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.apply(this, args);
     const emit = socket.emit;

@@ -49,6 +49,8 @@ export interface EntropyStats {
   kmsCalls: number;
   kmsFailures: number;
   degraded: number;
+  /** Times container-lived entropy (the ratchet pool, a prefetched value) was found wiped by a purge and fetched again. */
+  purgesRecovered: number;
   lastError?: string;
 }
 
@@ -92,7 +94,7 @@ export function validateEntropyOptions(o: EntropyOptions | undefined): Required<
 
 export class EntropySource {
   readonly options: Required<EntropyOptions>;
-  readonly stats: EntropyStats = { scopes: 0, kmsCalls: 0, kmsFailures: 0, degraded: 0 };
+  readonly stats: EntropyStats = { scopes: 0, kmsCalls: 0, kmsFailures: 0, degraded: 0, purgesRecovered: 0 };
   readonly #kms: KmsAccess;
   readonly #logger: Logger;
   #prefetched: Promise<Key> | undefined;
@@ -147,7 +149,13 @@ export class EntropySource {
         const mine = this.#prefetched ?? this.fetchKms(null);
         this.#prefetched = this.fetchKms(null);
         this.#prefetched.catch(() => undefined);
-        return this.#withFallback(scope, () => mine);
+        return this.#withFallback(scope, async () => {
+          const prefetched = await mine;
+          if (prefetched.alive) return prefetched;
+          // Wiped by a purge while it waited: fetch this scope's entropy now.
+          this.#purgeRecovered('the prefetched KMS entropy');
+          return this.fetchKms(null);
+        });
       }
       case 'ratchet':
         return this.#ratchet(scope);
@@ -186,11 +194,29 @@ export class EntropySource {
     }
   }
 
+  /** Counts and logs a purge that wiped container-lived entropy; the caller fetches anew. */
+  #purgeRecovered(what: string): void {
+    this.stats.purgesRecovered++;
+    this.#logger.warn(`secret-scope: ${what} was wiped by a purge; fetching fresh entropy from KMS`, {
+      purgesRecovered: this.stats.purgesRecovered,
+    });
+  }
+
+  /** The ratchet pool if it is still alive; a pool a purge wiped is dropped (and counted). */
+  #livePool(): Key | undefined {
+    const pool = this.#pool;
+    if (pool && !pool.alive) {
+      this.#pool = undefined;
+      this.#purgeRecovered('the ratchet pool');
+    }
+    return this.#pool;
+  }
+
   async #ratchet(scope: SecretScope): Promise<EntropyResult> {
     const o = this.options;
     const due = (times: number, scopes: number, since: number) =>
       scopes >= o.ratchetEveryInvocations * times || Date.now() - since >= o.ratchetEveryMs * times;
-    if (!this.#pool) {
+    if (!this.#livePool()) {
       await this.#refreshNow(); // the first seeding: nothing to ratchet from yet
     } else if (due(2, this.#goodScopes, this.#goodSince)) {
       // Refreshes kept failing for twice the interval: wait for one (fail closed, or degrade).
@@ -207,9 +233,18 @@ export class EntropySource {
       });
     }
     if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
+    // A purge during the wait above wiped the pool just seeded: seed it once more.
+    if (!this.#livePool()) await this.#refreshNow();
+    if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
     const pool = this.#pool!;
     const seed = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/scope', length: 32, scope: null });
-    const next = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/next', length: 32, scope: null, label: 'ratchet-pool' });
+    let next: Key;
+    try {
+      next = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/next', length: 32, scope: null, label: 'ratchet-pool' });
+    } catch (e) {
+      seed.release(); // e.g. ArenaExhausted: the pool stays as it was, nothing half-made is left
+      throw e;
+    }
     pool.release();
     this.#pool = next;
     this.#poolScopes++;
@@ -231,7 +266,7 @@ export class EntropySource {
       this.#logger.warn('secret-scope: KMS entropy for the ratchet failed; continuing on local entropy', {
         error: e instanceof Error ? e.message : String(e),
       });
-      if (!this.#pool) this.#pool = randomKey(32, { scope: null, label: 'ratchet-pool' });
+      if (!this.#livePool()) this.#pool = randomKey(32, { scope: null, label: 'ratchet-pool' });
       this.#poolScopes = 0;
       this.#poolSince = Date.now();
       this.#goodScopes = 0;
@@ -253,12 +288,17 @@ export class EntropySource {
       return;
     }
     try {
-      // Mixed into the pool as it is when the KMS bytes land (it may have ratcheted since).
-      const old = this.#pool;
+      // Mixed into the pool as it is when the KMS bytes land (it may have ratcheted since,
+      // or a purge may have wiped it: then the fresh bytes alone seed the new pool).
+      const old = this.#livePool();
       const mixed = hkdfExtract(old ? [old, fresh] : [fresh], { salt: 'secret-scope/v1/ratchet/refresh', scope: null });
-      // Expand to a 32-byte pool so that every pool has the same shape.
-      const pool = hkdfExpand(mixed, { info: 'secret-scope/v1/ratchet/pool', length: 32, scope: null, label: 'ratchet-pool' });
-      mixed.release();
+      let pool: Key;
+      try {
+        // Expand to a 32-byte pool so that every pool has the same shape.
+        pool = hkdfExpand(mixed, { info: 'secret-scope/v1/ratchet/pool', length: 32, scope: null, label: 'ratchet-pool' });
+      } finally {
+        mixed.release();
+      }
       if (old?.alive) old.release();
       this.#pool = pool;
       if (!old) {

@@ -6,5 +6,5 @@
 export { EntropySource, type EntropyOptions, type EntropyPolicy, type EntropyStats } from './entropy.js';
 export { KmsAccess, type KmsOptions } from './client.js';
 export { ZeroingHttpAgent, ZeroingHttpsAgent } from './agents.js';
-export { decryptRootKey, generateRootKey, type RootKeyOptions } from './root-keys.js';
+export { decryptRootKey, generateRootKey, type RootKeyOptions, type RootKeyStats } from './root-keys.js';
 export { sendCapturingPlaintext, findPlaintext } from './capture.js';

@@ -6,6 +6,8 @@
  */
 import { KmsEntropyError, OptionsError } from '../errors/index.js';
 import type { Key } from '../memory/key.js';
+import { purgeEpoch } from '../memory/epoch.js';
+import type { Logger } from './entropy.js';
 import { loadKms, type KmsAccess } from './client.js';
 import { sendCapturingPlaintext } from './capture.js';
 
@@ -67,21 +69,57 @@ export async function generateRootKey(
   return { key, ciphertextBlob: Buffer.from(output.CiphertextBlob).toString('base64') };
 }
 
-/** Container-lived root key: decrypted once, retried on the next use after a failure. */
+export interface RootKeyStats {
+  /** KMS Decrypt calls made for the root key. */
+  decrypts: number;
+  /** Times the root key was found wiped by a purge (purgeAllSecrets, a canary violation, the exit purge) and decrypted again. */
+  purgesRecovered: number;
+}
+
+/**
+ * Container-lived root key: decrypted once, retried on the next use after a
+ * failure, and decrypted again on the next use after a purge wiped it (the
+ * purge epoch moved on, or the handle is dead), never a permanent failure.
+ */
 export class RootKeyHolder {
   #key: Promise<Key> | undefined;
+  /** The resolved key, and the purge epoch it was checked in. */
+  #landed: { key: Key; epoch: number } | undefined;
+  readonly stats: RootKeyStats = { decrypts: 0, purgesRecovered: 0 };
+
   constructor(
     private readonly kms: KmsAccess,
     private readonly options: RootKeyOptions,
+    private readonly logger?: Logger,
   ) {}
 
   get(): Promise<Key> {
+    const landed = this.#landed;
+    if (landed && (landed.epoch !== purgeEpoch() || !landed.key.alive)) {
+      if (landed.key.alive) {
+        // The epoch moved on but this key survived (it was decrypted after the purge).
+        landed.epoch = purgeEpoch();
+      } else {
+        this.#key = undefined;
+        this.#landed = undefined;
+        this.stats.purgesRecovered++;
+        this.logger?.warn('secret-scope: the root key was wiped by a purge; decrypting it again with KMS', {
+          purgesRecovered: this.stats.purgesRecovered,
+        });
+      }
+    }
     if (!this.#key) {
+      this.stats.decrypts++;
       const p = decryptRootKey(this.kms, this.options);
       this.#key = p;
-      p.catch(() => {
-        if (this.#key === p) this.#key = undefined;
-      });
+      p.then(
+        (key) => {
+          if (this.#key === p) this.#landed = { key, epoch: purgeEpoch() };
+        },
+        () => {
+          if (this.#key === p) this.#key = undefined;
+        },
+      );
     }
     return this.#key;
   }
@@ -89,6 +127,7 @@ export class RootKeyHolder {
   dispose(): void {
     const p = this.#key;
     this.#key = undefined;
+    this.#landed = undefined;
     p?.then((k) => k.alive && k.release()).catch(() => undefined);
   }
 }

@@ -7,9 +7,9 @@ import { OptionsError, ScopeEndedError } from '../errors/index.js';
 import { DERIVED_USES, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
 import type { Key } from '../memory/key.js';
 import { SecretScope } from '../scope/scope.js';
-import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from '../kms/entropy.js';
+import { EntropySource, type EntropyOptions, type EntropyResult, type EntropyStats, type Logger } from '../kms/entropy.js';
 import { KmsAccess, type KmsOptions } from '../kms/client.js';
-import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from '../kms/root-keys.js';
+import { RootKeyHolder, validateRootOptions, type RootKeyOptions, type RootKeyStats } from '../kms/root-keys.js';
 import { installExitPurge } from '../scope/exit.js';
 import { scopeStorage } from '../scope/context.js';
 
@@ -111,12 +111,17 @@ export class SecretScopeCore<E = unknown> {
     this.logger = options.logger ?? { warn: (m, d) => console.warn(m, d ?? '') };
     this.kms = new KmsAccess(options.kms);
     this.entropy = new EntropySource(options.entropy, this.kms, this.logger);
-    this.root = options.root ? new RootKeyHolder(this.kms, options.root) : undefined;
+    this.root = options.root ? new RootKeyHolder(this.kms, options.root, this.logger) : undefined;
     installExitPurge();
   }
 
   open(event: E, lambdaContext: unknown): InvocationScope<E> {
     return new InvocationScope(this, event, lambdaContext);
+  }
+
+  /** What the container-lived state has done: KMS calls, failures, purges recovered from. */
+  report(): { entropy: EntropyStats; root?: RootKeyStats } {
+    return { entropy: { ...this.entropy.stats }, ...(this.root ? { root: { ...this.root.stats } } : {}) };
   }
 
   /** Wipes container-lived secrets (prefetched entropy, ratchet pool, root key). */

@@ -41,6 +41,9 @@ export interface NativeAddon {
   x25519Shared(key: number, peer: Uint8Array, scope: number): number;
   exposeBegin(key: number): ArrayBuffer;
   exposeEnd(key: number): void;
+  /** Zeroes this thread's stack below the event loop in the coming check phase, then calls back with the bytes zeroed. */
+  stackScrubSoon(callback: (zeroed: number) => void): void;
+  stackScrubReport(): { runs: number; lastBytes: number; depth: number; stackLow: bigint; lastSp: bigint };
   testCorrupt(key: number, offset: number): void;
   testBytesToRegionEnd(key: number): number;
   testSlotAddress(key: number): bigint;
