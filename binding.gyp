@@ -2,26 +2,7 @@
   "targets": [
     {
       "target_name": "secret_scope",
-      "sources": [
-        "native/errors.cc",
-        "native/arena.cc",
-        "native/keystore.cc",
-        "native/ops/common.cc",
-        "native/ops/sha2.cc",
-        "native/ops/hkdf.cc",
-        "native/ops/aead.cc",
-        "native/ops/x25519.cc",
-        "native/ops/encoding.cc",
-        "native/bindings/context.cc",
-        "native/bindings/memory.cc",
-        "native/bindings/keys.cc",
-        "native/bindings/hkdf.cc",
-        "native/bindings/aead.cc",
-        "native/bindings/x25519.cc",
-        "native/bindings/expose.cc",
-        "native/bindings/testing.cc",
-        "native/addon.cc"
-      ],
+      "sources": ["<!@(node native/sources.cjs)"],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
