@@ -4,7 +4,6 @@
 namespace ss {
 namespace {
 
-// ---- AEAD --------------------------------------------------------------
 // aeadSeal(alg, key, nonce, plaintext, aad?) -> ciphertext || tag
 Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

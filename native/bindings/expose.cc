@@ -4,7 +4,6 @@
 namespace ss {
 namespace {
 
-// ---- the loud escape hatch --------------------------------------------
 // exposeBegin(key) lends a zero-copy view of the slot; exposeEnd(key) detaches
 // it and wipes and releases the key. Scope end does the same.
 Napi::Value ExposeBegin(Context& cx, const Napi::CallbackInfo& info) {

@@ -1,10 +1,10 @@
-// Test hooks used by the guard and arena tests.
+// Test hooks used by the guard and arena tests: destructive only, they never
+// read key bytes.
 #include "bindings/context.h"
 
 namespace ss {
 namespace {
 
-// ---- test hooks: destructive only, they never read key bytes ----------
 Napi::Value TestCorrupt(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Err err;

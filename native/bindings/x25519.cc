@@ -7,7 +7,6 @@
 namespace ss {
 namespace {
 
-// ---- X25519 ------------------------------------------------------------
 // x25519Generate(scope) -> [handle, publicKey]
 Napi::Value X25519Generate(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
