@@ -18,6 +18,7 @@
   FAMILY(aead)      /* aeadSeal aeadOpen */                                                            \
   FAMILY(x25519)    /* x25519Generate x25519Public x25519Shared */                                     \
   FAMILY(expose)    /* exposeBegin exposeEnd */                                                        \
+  FAMILY(stack)     /* stackScrubSoon stackScrubReport */                                              \
   FAMILY(testing)   /* test* hooks */
 
 namespace ss {
