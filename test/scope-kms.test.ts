@@ -105,6 +105,9 @@ describe('entropy policies: KMS GenerateRandom calls', () => {
     const before = calls(kms, 'GenerateRandom');
     for (let i = 0; i < 3; i++) expect(await h({}, {})).toBe('no keys used');
     await until(() => calls(kms, 'GenerateRandom') - before === 3, '3 GenerateRandom calls');
+    // The answers leave the endpoint 30 ms later: wait for them, then for what they left.
+    await until(() => kms.issued.filter((x) => x.operation === 'GenerateRandom').length === 3, '3 late answers sent');
+    await new Promise((r) => setTimeout(r, 20));
     await until(() => protectionReport().liveSlots === base.liveSlots, 'late KMS answers wiped');
     expect(baseline()).toEqual(base);
   });
