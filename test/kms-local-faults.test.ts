@@ -1,24 +1,59 @@
 import { DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
+import { FAULTS_ENV, startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
 import { rejection } from './helpers/kms.js';
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
+interface SeenResponse {
+  headers: Record<string, string | undefined>;
+  /** The body as the HTTP parser delivered it, one string per chunk. */
+  chunks: string[];
+}
+
+/**
+ * Records how each response of the client reaches the SDK: headers, and the body
+ * chunk by chunk (a middleware at the deserialize step, before the SDK reads it).
+ */
+function observeResponses(client: KMSClient, seen: SeenResponse[]): void {
+  client.middlewareStack.addRelativeTo(
+    (next: (a: unknown) => Promise<{ response: any }>) => async (args: unknown) => {
+      const result = await next(args);
+      const res = result.response;
+      const entry: SeenResponse = { headers: { ...res.headers }, chunks: [] };
+      seen.push(entry);
+      // 'data' events, not an async iterator: that would concatenate chunks that wait together.
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        (res.body as Readable).on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+        (res.body as Readable).once('end', resolve).once('error', reject);
+      });
+      entry.chunks = chunks.map((c) => c.toString('latin1'));
+      res.body = Readable.from([Buffer.concat(chunks)]);
+      return result;
+    },
+    { relation: 'after', toMiddleware: 'deserializerMiddleware', name: 'observeResponses' },
+  );
+}
+
 describe('kms-local fault injection seen through the real SDK', () => {
   let local: KmsLocal;
   let kms: KMSClient;
+  const seen: SeenResponse[] = [];
   const random = () => kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }));
 
   beforeAll(async () => {
     local = await startKmsLocal({ recordIssued: true });
     kms = new KMSClient({ endpoint: local.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    observeResponses(kms, seen);
   });
   afterAll(async () => {
     kms.destroy();
     await local.close();
   });
   beforeEach(() => {
+    seen.length = 0;
     local.setFaults(undefined);
     local.resetStats();
     local.clearIssued();
@@ -132,10 +167,69 @@ describe('kms-local fault injection seen through the real SDK', () => {
     retrying.destroy();
   });
 
+  it('chunkedBody: the answer travels in chunked transfer-encoding, cut around the Plaintext; the SDK reads it whole', async () => {
+    local.setFaults({ chunkedBody: true });
+    const out = await random();
+    expect(Buffer.from(out.Plaintext!)).toEqual(local.issued[0]!.plaintext);
+    expect(seen.at(-1)!.headers['transfer-encoding']).toBe('chunked');
+    expect(seen.at(-1)!.headers['content-length']).toBeUndefined();
+    // prefix | base64 Plaintext | suffix: the Plaintext value is a chunk of its own
+    const chunks = seen.at(-1)!.chunks;
+    expect(chunks).toHaveLength(3);
+    expect(chunks[1]).toBe(local.issued[0]!.plaintext.toString('base64'));
+    expect(local.stats.faults.chunkedBody).toBe(1);
+  });
+
+  it('splitWrites: a Content-Length answer in 3 writes apart, cut inside the Plaintext (no piece holds all of it)', async () => {
+    local.setFaults({ operations: { GenerateRandom: { splitWrites: { delayMs: 20 } } } });
+    const out = await random();
+    expect(Buffer.from(out.Plaintext!)).toEqual(local.issued[0]!.plaintext);
+    const last = seen.at(-1)!;
+    expect(last.headers['content-length']).toBe(String(last.chunks.join('').length));
+    expect(last.chunks).toHaveLength(3);
+    const b64 = local.issued[0]!.plaintext.toString('base64');
+    expect(last.chunks.some((c) => c.includes(b64))).toBe(false);
+    expect(last.chunks.join('')).toContain(b64);
+    expect(local.stats.faults.splitWrites).toBe(1);
+  });
+
+  it('delivery faults with a fixed piece size, count, and a terminal fault winning over them', async () => {
+    local.setFaults({ chunkedBody: { cut: 10, count: 1 } });
+    await random();
+    expect(seen.at(-1)!.chunks.every((c) => c.length <= 10)).toBe(true);
+    expect(seen.at(-1)!.chunks.length).toBe(Math.ceil(seen.at(-1)!.chunks.join("").length / 10));
+    await random();
+    expect(seen.at(-1)!.headers['transfer-encoding']).toBeUndefined(); // count: 1 is spent
+    local.setFaults({ chunkedBody: true, throttle: true });
+    expect((await rejection(random())).name).toBe('ThrottlingException');
+    expect(local.stats.faults.chunkedBody).toBe(1);
+  });
+
+  it(`an endpoint started without faults takes them from ${FAULTS_ENV} (JSON), and refuses bad JSON`, async () => {
+    const saved = process.env[FAULTS_ENV];
+    process.env[FAULTS_ENV] = JSON.stringify({ throttle: { count: 1 } });
+    try {
+      const fromEnv = await startKmsLocal();
+      const c = new KMSClient({ endpoint: fromEnv.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+      expect((await rejection(c.send(new GenerateRandomCommand({ NumberOfBytes: 8 })))).name).toBe('ThrottlingException');
+      expect((await c.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext).toHaveLength(8);
+      c.destroy();
+      await fromEnv.close();
+      process.env[FAULTS_ENV] = '{not json';
+      await expect(startKmsLocal()).rejects.toThrow(new RegExp(`${FAULTS_ENV} must hold the faults option as JSON`));
+    } finally {
+      if (saved === undefined) delete process.env[FAULTS_ENV];
+      else process.env[FAULTS_ENV] = saved;
+    }
+  });
+
   it('rejects invalid fault options with a clear message', async () => {
     expect(() => local.setFaults({ throttle: { probability: 2 } })).toThrow(/faults\.throttle\.probability/);
     expect(() => local.setFaults({ operations: { Decrypt: { serverError: { everyNth: 0 } } } })).toThrow(
       /faults\.operations\.Decrypt\.serverError\.everyNth/,
     );
+    expect(() => local.setFaults({ chunkedBody: { cut: 0 } })).toThrow(/faults\.chunkedBody\.cut must be/);
+    expect(() => local.setFaults({ splitWrites: { delayMs: -1 } })).toThrow(/faults\.splitWrites\.delayMs must be >= 0/);
+    expect(() => local.setFaults({ splitWrites: 5 as never })).toThrow(/faults\.splitWrites: expected true, false or an object/);
   });
 });
