@@ -186,6 +186,8 @@ function captureMiddleware(target: Captured, options: CaptureOptions) {
         return result;
       }
       let body: OffHeapBody | undefined;
+      let failed = false;
+      let failure: unknown;
       try {
         body = await readAndZero(response.body, contentLength(response.headers));
         const bytes = body.bytes;
@@ -204,14 +206,19 @@ function captureMiddleware(target: Captured, options: CaptureOptions) {
         const rest = Buffer.concat([bytes.subarray(0, range.start), bytes.subarray(range.end)]);
         response.body = Readable.from([rest]);
         if (response.headers) response.headers['content-length'] = String(rest.length);
+      } catch (e) {
+        failed = true;
+        failure = e;
       } finally {
         body?.wipe();
       }
-      // Continue only once the transport's traces on the native stack are gone: the
-      // TLS layer decrypted this body into a stack array below the event loop, and
-      // whatever runs next (the handler, the end of the scope, a residue scan) must
-      // not run while that frame still holds it (see memory/stack.ts).
+      // Continue (or fail) only once the transport's traces on the native stack are
+      // gone: the TLS layer decrypted this body (or the part that came) into a stack
+      // array below the event loop, and whatever runs next (the handler, the end of
+      // the scope, a residue scan) must not run while that frame still holds it
+      // (see memory/stack.ts).
       await afterStackScrub();
+      if (failed) throw failure;
       return result;
     };
 }
