@@ -17,7 +17,6 @@
  *    invocation; the scope is bound there when middy reads request.event/context to
  *    call the next middleware or the handler, or when code reads context.secretScope.
  */
-import { executionAsyncId } from 'node:async_hooks';
 import { SecretScopeCore, secretScopeValidateOptions, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
 import { OptionsError } from '../errors/index.js';
@@ -102,9 +101,16 @@ export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
     // The frame that called middy (the runtime's, or every invocation's in a
     // multi-concurrency host): binding there would hand the scope to the caller and to
     // every invocation it starts next, so nothing here binds in this frame.
-    const invokingFrame = executionAsyncId();
+    // Microtasks run only once that frame's stack has unwound, and this one is queued
+    // before middy's continuation: from then on every read is in a continuation of
+    // this invocation. (Not executionAsyncId(): with AsyncContextFrame, Node's default
+    // from 24, promise continuations keep the invoking frame's id.)
+    let inInvokingFrame = true;
+    queueMicrotask(() => {
+      inInvokingFrame = false;
+    });
     const bind = (): void => {
-      if (scope.active && executionAsyncId() !== invokingFrame && scopeStorage.getStore() !== scope) scopeStorage.enterWith(scope);
+      if (!inInvokingFrame && scope.active && scopeStorage.getStore() !== scope) scopeStorage.enterWith(scope);
     };
     Object.defineProperty(request.context, 'secretScope', {
       configurable: true,
