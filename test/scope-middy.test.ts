@@ -17,10 +17,8 @@ import {
   randomKey,
   secretScopeMiddleware,
   secretScopeMiddy,
-  InvocationScope,
   OptionsError,
   ScopeEndedError,
-  type Key,
 } from '../src/index.js';
 import { baseline, deferred, expectWiped, thrown, until } from './helpers/kms.js';
 import { concurrentIsolation, neighbourProbe } from './helpers/isolation.js';
@@ -29,7 +27,6 @@ import {
   VERSIONS,
   keyedWriter,
   newRec,
-  readAll,
   recordingHandler,
   settle,
   useAwslambdaGlobal,
