@@ -2,7 +2,8 @@
  * The concurrent-isolation probe shared by the wrapper/decorator and middy suites: N
  * invocations in flight at once, each takes its scope's key, waits until all N have one,
  * tries another invocation's key (must be ScopeEndedError), and checks at every await,
- * timer and immediate that currentScope() is still its own scope.
+ * timer and immediate that currentScope() is still its own scope and that a key made with
+ * the default owner goes to it.
  */
 import { expect } from 'vitest';
 import { currentScope, hmacSign, randomKey, ScopeEndedError, type InvocationScope, type Key, type SecretScope } from '../../src/index.js';
@@ -23,6 +24,8 @@ export function concurrentIsolation(N: number, crossOffset: number) {
     scopes[i] = scope;
     const check = (where: string) => {
       if (currentScope() !== scope) mismatches.push(`${i}@${where}`);
+      // a key made with the default owner belongs to this invocation's scope (wiped with it)
+      if (randomKey(16).scope !== scope) mismatches.push(`${i}@${where}: default-owner key`);
     };
     check('start');
     await new Promise((r) => setTimeout(r, i % 4));
