@@ -267,6 +267,36 @@ for (const version of VERSIONS) {
       });
     }
 
+    it('streaming mode, the reader goes away while the handler still runs: ended at once, the later key use fails', async () => {
+      const base = baseline();
+      const rec = newRec();
+      const gate = deferred();
+      const inHandler = deferred();
+      const late = deferred<unknown>();
+      const h = secretScopeMiddy(
+        streamify(async (_e: unknown, context: Ctx) => {
+          rec.scope = context.secretScope;
+          const mac = await context.secretScope!.key('mac');
+          rec.keys.push(mac);
+          inHandler.resolve();
+          await gate.promise;
+          late.resolve(thrown(() => hmacSign(mac, 'late')));
+          return { statusCode: 200, body: 'late' };
+        }, middy),
+        OPTIONS,
+      );
+      const out = new PassThrough();
+      collect(out);
+      const p = settleWatching(h({}, out, {}), () => rec.scope);
+      await inHandler.promise;
+      out.destroy(new Error('client went away'));
+      await until(() => rec.scope?.active === false, 'scope ended when the response stream was destroyed');
+      expectWiped(base, rec.scope, rec.keys);
+      gate.resolve();
+      expect(await late.promise).toBeInstanceOf(ScopeEndedError);
+      expect((await p).liveAtSettle).toBe(false);
+    });
+
     it('chaining continues after the wrap; the streaming marker of awslambda.streamifyResponse is kept', () => {
       const m = streamify(async () => ({ statusCode: 200, body: '' }), middy);
       const h = secretScopeMiddy(m, OPTIONS);
