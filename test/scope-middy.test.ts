@@ -260,6 +260,20 @@ for (const version of VERSIONS) {
       }
     }
 
+    it('streamifyResponse mode with a string body (middy writes it): wiped when the invocation settles', async () => {
+      const base = baseline();
+      const rec = newRec();
+      const h = streamify(recordingHandler(rec, (tag) => ({ statusCode: 200, body: tag })), middy).use(secretScopeMiddleware(OPTIONS));
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (c: Buffer) => (text += c.toString()));
+      let activeAtSettle: boolean | undefined;
+      await h({}, out, {}).finally(() => void (activeAtSettle = rec.scope?.active));
+      expect(activeAtSettle).toBe(false);
+      expect(text).toMatch(/^[0-9a-f]{64}$/);
+      expectWiped(base, rec.scope, rec.keys);
+    });
+
     it('secretScopeMiddleware({ timeoutEarlyInMillis }) is refused, pointing to middy\'s own option', () => {
       const e = thrown(() => secretScopeMiddleware({ ...OPTIONS, timeoutEarlyInMillis: 50 })) as OptionsError;
       expect(e).toBeInstanceOf(OptionsError);
