@@ -366,6 +366,40 @@ for (const version of VERSIONS) {
       });
     }
 
+    // Regression (issue 9): middy's request.event/request.context getters bind the reader;
+    // they rebound any context, so code of invocation B reading a request object another
+    // middleware kept from invocation A was bound to A's scope and could use A's keys.
+    it("code of another invocation that reads this invocation's request (kept by a middleware) is not bound to its scope", async () => {
+      const base = baseline();
+      let requestA: Request | undefined;
+      let keyA: Key | undefined;
+      const aReady = deferred();
+      const aRelease = deferred();
+      const keepRequest = { before: (request: Request) => {
+        if ((request.event as { role: string }).role === 'a') requestA = request;
+      } };
+      const h = middy(async (event: { role: 'a' | 'b' }, context: Ctx) => {
+        if (event.role === 'a') {
+          keyA = await context.secretScope!.key('mac');
+          aReady.resolve();
+          await aRelease.promise;
+          return 'a';
+        }
+        await aReady.promise;
+        const own = context.secretScope;
+        void requestA!.event;
+        void requestA!.context;
+        return { currentIsOwn: currentScope() === own, useA: thrown(() => hmacSign(keyA!, 'from B')) };
+      }).use(secretScopeMiddleware(OPTIONS)).use(keepRequest);
+      const a = h({ role: 'a' }, { awsRequestId: 'a' });
+      const b = await h({ role: 'b' }, { awsRequestId: 'b' });
+      aRelease.resolve();
+      expect(await a).toBe('a');
+      expect(b.currentIsOwn).toBe(true);
+      expect(b.useA).toBeInstanceOf(ScopeEndedError);
+      expect(baseline()).toEqual(base);
+    });
+
     // Regression (issue 9): enterWith bound the invoking frame, so the caller (the runtime,
     // or a host running several invocations) saw the scope of the invocation it started.
     it('the invoking frame is never bound: during and after the invocation the caller sees no scope', async () => {

@@ -110,8 +110,12 @@ export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
     queueMicrotask(() => {
       inInvokingFrame = false;
     });
+    // Binds only a context that has no scope yet: middy's own reads (to call the next
+    // middleware or the handler) happen in such a continuation. A context already bound to
+    // another scope (code of another invocation holding this request, a withScope inside
+    // the handler) is never rebound to this one.
     const bind = (): void => {
-      if (!inInvokingFrame && scope.active && scopeStorage.getStore() !== scope) scopeStorage.enterWith(scope);
+      if (!inInvokingFrame && scope.active && scopeStorage.getStore() === undefined) scopeStorage.enterWith(scope);
     };
     // Reading context.secretScope never binds: the context object outlives the call (loggers
     // keep it), and a read from another invocation's code would rebind that code to this
