@@ -177,9 +177,9 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   bool AeadArg(const Napi::CallbackInfo& info, size_t i, Aead* a, Err* err) {
     double d;
-    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2)) {
+    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2 && d != 3)) {
       return err->set(Code::UnsupportedAlgorithm,
-                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305 or aes-256-gcm");
+                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305, aes-256-gcm or aes-128-gcm");
     }
     *a = static_cast<Aead>(static_cast<int>(d));
     return true;
@@ -265,6 +265,16 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
         return Bad(env, "sha2 must be 'auto' or 'libsodium'");
       }
     }
+    if (o.Get("aes").IsString()) {
+      std::string e = o.Get("aes").As<Napi::String>().Utf8Value();
+      if (e == "portable") {
+        aes_ = &aesGcmPortable();
+      } else if (e == "auto") {
+        aes_ = &aesGcmBest();
+      } else {
+        return Bad(env, "aes must be 'auto' or 'portable'");
+      }
+    }
     if (sodium_init() < 0) return Throw(env, Code::Internal, "libsodium failed to initialise");
     Err err;
     if (!store_.arena().init(c, &err)) return Throw(env, err);
@@ -324,7 +334,13 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     }
     r.Set("libsodium", sodium_version_string());
     r.Set("sha2", hashes_->sha256->engine);
-    r.Set("aes256gcm", sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1);
+    r.Set("aes256gcm", true);  // every CPU: ops/aes_gcm falls back to constant-time BearSSL ct64
+    Napi::Object gcm = Napi::Object::New(env);
+    gcm.Set("aes-128-gcm", true);
+    gcm.Set("aes-256-gcm", true);
+    gcm.Set("implementation", aesGcmImplName(*aes_));
+    gcm.Set("hardware", aesGcmImpl(aesGcmBest()) != AesGcmImpl::BearSslCt64);  // what this CPU offers
+    r.Set("aesGcm", gcm);
     r.Set("dumpable", prctl(PR_GET_DUMPABLE) == 1);
     struct rlimit core;
     if (getrlimit(RLIMIT_CORE, &core) == 0) {
@@ -727,7 +743,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Napi::Value out;
     uint8_t* data;
     if (!Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return Throw(env, err);
-    if (!aeadSeal(a, acc.bytes(), nonce, msg, aad, data, scratch, &err)) return Throw(env, err);
+    if (!aeadSeal(a, *aes_, acc.bytes(), nonce, msg, aad, data, scratch, &err)) return Throw(env, err);
     return out;
   }
 
@@ -752,7 +768,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Napi::Value out;
     uint8_t* data;
     if (!Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return Throw(env, err);
-    if (!aeadOpen(a, acc.bytes(), nonce, ct, aad, data, scratch, &err)) return Throw(env, err);
+    if (!aeadOpen(a, *aes_, acc.bytes(), nonce, ct, aad, data, scratch, &err)) return Throw(env, err);
     return out;
   }
 
@@ -865,6 +881,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
 
   KeyStore store_;
   const HashSet* hashes_ = &hostOrSodium();
+  const AesGcmEngine* aes_ = &aesGcmBest();
   Napi::FunctionReference errorFactory_;
 };
 

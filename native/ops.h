@@ -8,11 +8,12 @@
 #include "errors.h"
 #include "sha2.h"
 #include "arena.h"  // kScratchBytes
+#include "ops/aes_gcm.h"
 
 namespace ss {
 
 enum class Hash { Sha256 = 0, Sha512 = 1 };
-enum class Aead { XChaCha20Poly1305 = 0, ChaCha20Poly1305 = 1, Aes256Gcm = 2 };
+enum class Aead { XChaCha20Poly1305 = 0, ChaCha20Poly1305 = 1, Aes256Gcm = 2, Aes128Gcm = 3 };
 
 struct In {
   const uint8_t* p = nullptr;
@@ -23,7 +24,8 @@ struct In {
 size_t hashLen(Hash h);
 const char* aeadName(Aead a);
 size_t aeadNonceLen(Aead a);
-constexpr size_t kAeadKeyLen = 32;
+// 16 bytes for AES-128-GCM, 32 for the others.
+size_t aeadKeyLen(Aead a);
 constexpr size_t kAeadTagLen = 16;
 
 // Scrubs the stack below the caller: libsodium wipes its own temporaries, this
@@ -44,10 +46,12 @@ bool hkdfExpandMany(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen
 bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t tagLen, uint8_t* scratch, Err* err);
 bool hmacVerify(const HashSet& hs, Hash h, In key, In msg, In tag, bool* valid, uint8_t* scratch, Err* err);
 
-bool aeadAvailable(Aead a);
 bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err);
-bool aeadSeal(Aead a, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out, uint8_t* scratch, Err* err);
-bool aeadOpen(Aead a, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out, uint8_t* scratch, Err* err);
+// `aes` is the AES-GCM engine of this instance (ops/aes_gcm.h); the others ignore it.
+bool aeadSeal(Aead a, const AesGcmEngine& aes, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out,
+              uint8_t* scratch, Err* err);
+bool aeadOpen(Aead a, const AesGcmEngine& aes, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out,
+              uint8_t* scratch, Err* err);
 
 bool x25519Public(const uint8_t* sk, uint8_t* pk, Err* err);
 bool x25519Shared(const uint8_t* sk, In peer, uint8_t* shared, Err* err);
