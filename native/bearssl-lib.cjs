@@ -1,5 +1,5 @@
 // Prints the static BearSSL archive for a node-gyp target_arch (x64, arm64),
-// from Debian's multiarch libbearssl-dev. Used by binding.gyp.
+// from Debian's multiarch libbearssl-dev. Used by binding.gyp (like sodium-lib.cjs).
 'use strict';
 const fs = require('node:fs');
 const arch = process.argv[2] || process.arch;
@@ -13,7 +13,7 @@ const candidates = [
 const found = candidates.find((p) => fs.existsSync(p));
 if (!found) {
   process.stderr.write(
-    `secret-scope: no static libbearssl (BearSSL) for ${arch} (looked in ${candidates.join(', ')}); ` +
+    `secret-scope: no static BearSSL for ${arch} (looked in ${candidates.join(', ')}); ` +
       'install libbearssl-dev (Debian/Ubuntu) or set SECRET_SCOPE_LIBBEARSSL_A\n',
   );
   process.exit(1);
