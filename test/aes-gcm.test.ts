@@ -10,13 +10,14 @@
  *   aes=off property), so the arm64 fallback is reached through configure({ aes: 'portable' }).
  * - The public API: key lengths per algorithm, declared 16-byte aead keys, the report.
  * - Residue: after a seal, neither H nor any derived AES round key is left in the arena
- *   (the key schedule and H live only in the scratch area and are wiped after each call).
+ *   (the key schedule and H live only in the scratch area and are wiped after each call),
+ *   nor on the stack below the call (test/native/aes-gcm-stack.cc, each engine, x64 and arm64).
  * Outside CI a missing cross toolchain, arm64 Node or qemu skips the arm64 cases with the
  * reason; under CI=true they fail.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ import {
   withSecretScope,
 } from '../src/index.js';
 import { testing } from '../src/testing.js';
-import { REPO_ROOT, findInPath, nodeMatrix, runNode } from './helpers/restricted.js';
+import { REPO_ROOT, TEST_BIN_DIR, emulatorFor, findInPath, nodeMatrix, runNode, runRestricted } from './helpers/restricted.js';
 import { WYCHEPROOF_DIR, vectorsUnavailable } from './helpers/vectors.js';
 
 const CI = process.env.CI === 'true';
@@ -319,4 +320,61 @@ describe('AES-GCM residue in the arena', () => {
       }
     }
   });
+});
+
+// ---- residue on the stack: a native harness over ops/aes_gcm ---------------------------
+
+const STACK_SOURCES = ['test/native/aes-gcm-stack.cc', 'native/ops/aes_gcm.cc', 'native/ops/aes_gcm_armv8.cc', 'native/errors.cc'];
+
+/** Compiles test/native/aes-gcm-stack.cc against the same static BearSSL and libsodium as the addon. */
+const harnesses = new Map<string, string>();
+function buildStackHarness(arch: 'x64' | 'arm64'): string {
+  const done = harnesses.get(arch);
+  if (done) return done;
+  mkdirSync(TEST_BIN_DIR, { recursive: true });
+  const exe = join(TEST_BIN_DIR, `aes-gcm-stack-${arch}`);
+  const lib = (resolver: string) => execFileSync(process.execPath, [join(REPO_ROOT, 'native', resolver), arch], { encoding: 'utf8' });
+  const cxx = arch === 'x64' ? 'g++' : 'aarch64-linux-gnu-g++';
+  const sources = STACK_SOURCES.map((f) => join(REPO_ROOT, f));
+  execFileSync(cxx, ['-std=c++17', '-O2', '-I', join(REPO_ROOT, 'native'), ...sources, lib('bearssl-lib.cjs'), lib('sodium-lib.cjs'), '-o', exe]);
+  harnesses.set(arch, exe);
+  return exe;
+}
+
+interface StackRow {
+  secrets: number;
+  controlHits: number;
+  sealHits: number;
+  openHits: number;
+  sealDepth: number;
+  openDepth: number;
+  ok: boolean;
+}
+
+describe('AES-GCM residue on the stack (test/native/aes-gcm-stack.cc)', () => {
+  const arm64Reason = findInPath('aarch64-linux-gnu-g++') && findInPath('qemu-aarch64-static') ? undefined : 'cross g++ or qemu missing (scripts/setup-arm64.sh)';
+  for (const [arch, engine, want] of [
+    ['x64', 'best', undefined],
+    ['x64', 'portable', 'bearssl-ct64'],
+    ['arm64', 'best', 'armv8-ce'],
+    ['arm64', 'portable', 'bearssl-ct64'],
+  ] as const) {
+    const reason = arch === 'arm64' ? arm64Reason : process.arch === 'x64' ? undefined : 'not an x64 host';
+    it.skipIf(!!reason && !CI)(`${arch} ${engine}: no H or round key below the call after seal and open${reason ? ` (${reason})` : ''}`, { timeout: 120_000 }, async () => {
+      if (reason) throw new Error(reason);
+      const exe = buildStackHarness(arch);
+      const r = await runRestricted([...emulatorFor(exe), exe, engine]);
+      const s = JSON.parse(r.stdout.trim()) as { engine: string; aes128: StackRow; aes256: StackRow; fails: number };
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      if (want) expect(s.engine).toBe(want);
+      console.info(`[aes-gcm] ${arch} ${s.engine}: stack written by seal/open incl. the 4 KiB scrub: ${s.aes256.sealDepth}/${s.aes256.openDepth} bytes`);
+      for (const row of [s.aes128, s.aes256]) {
+        // The scan finds round keys where BearSSL's key schedule alone leaves them ...
+        expect(row.controlHits).toBeGreaterThan(0);
+        // ... and none after our calls, which scrub what the engines wrote.
+        expect([row.sealHits, row.openHits, row.ok]).toEqual([0, 0, true]);
+      }
+      expect(s.fails).toBe(0);
+    });
+  }
 });
