@@ -2,16 +2,7 @@
   "targets": [
     {
       "target_name": "secret_scope",
-      "sources": [
-        "native/errors.cc",
-        "native/arena.cc",
-        "native/keystore.cc",
-        "native/ops.cc",
-        "native/ops/aes_gcm.cc",
-        "native/ops/aes_gcm_armv8.cc",
-        "native/sha2.cc",
-        "native/addon.cc"
-      ],
+      "sources": ["<!@(node native/sources.cjs)"],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
