@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent, quiet install of the Debian packages CI needs to build and test
 # secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
-# (headers + static libsodium.a) with pkg-config, util-linux for setpriv and
+# (headers + static libsodium.a) with pkg-config, BearSSL (libbearssl-dev: headers
+# + static libbearssl.a, for AES-GCM), util-linux for setpriv and
 # prlimit (test/helpers/restricted.ts), and `file` for binary checks.
 #
 #   scripts/setup-ci-deps.sh            # x64 build/test deps
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PKGS=(build-essential g++ make python3 pkg-config libsodium-dev util-linux file ca-certificates)
+PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev util-linux file ca-certificates)
 
 with_arm64=0
 for a in "$@"; do
