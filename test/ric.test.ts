@@ -1,0 +1,161 @@
+/**
+ * The layer run by AWS's real runtime interface client, npm aws-lambda-ric 4.x
+ * (built by scripts/build-ric.sh for the Node running this file, cached under
+ * .cache/ric), against layer/runtime-api.mjs and the local KMS endpoint, with
+ * the ric's native Runtime API client (rapid-client.node, curl):
+ *   - one invocation at a time: examples/layer-function through middy;
+ *   - Lambda Managed Instances mode (AWS_LAMBDA_MAX_CONCURRENCY): 4 worker
+ *     threads x 16 invocations in flight each (test/fixtures/ric-isolation.mjs),
+ *     then an out-of-process scan of the runtime process for the KMS plaintexts.
+ * aws-lambda-ric needs Node >= 22: on Node 20 the cases are skipped (CI runs
+ * this file again on Node 22 and 24). Timings are printed, never asserted.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRic } from '../layer/ric-e2e.mjs';
+import { NeedleIndex, needlesFor, type Secret } from '../src/audit/patterns.js';
+import { scanProcess } from '../src/audit/scanner.js';
+import { REPO_ROOT, cleanupTempDirs, makeTempDir } from './helpers/restricted.js';
+
+const MAJOR = Number(process.versions.node.split('.')[0]);
+const supported = MAJOR >= 22 && process.arch === 'x64';
+const WORKERS = 4;
+const PER_WORKER = 16;
+const TOTAL = WORKERS * PER_WORKER;
+const PKG_INDEX = 'nodejs/node_modules/secret-scope/dist/index.js';
+
+let zip = '';
+let ric = '';
+
+interface Result {
+  ok: boolean;
+  requestId: string;
+  result?: Record<string, any>;
+  error?: unknown;
+}
+
+beforeAll(() => {
+  if (!supported) return;
+  const out = makeTempDir('secret-scope-ric-layer-');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'layer', 'build.mjs'), '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  zip = join(out, 'secret-scope-layer-x86_64.zip');
+  // From nothing this builds curl, aws-lambda-cpp and the addon (minutes); cached it prints a path.
+  ric = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'build-ric.sh'), String(MAJOR)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 1_200_000,
+  }).trim();
+}, 1_300_000);
+
+afterAll(() => cleanupTempDirs());
+
+describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} x64 (skipped below Node 22: the ric requires it)`, () => {
+  it('is aws-lambda-ric 4.x with its native client built for this Node', () => {
+    const pkg = JSON.parse(execFileSync('cat', [join(ric, 'package.json')], { encoding: 'utf8' }));
+    expect(pkg.name).toBe('aws-lambda-ric');
+    expect(pkg.version).toMatch(/^4\./);
+    // Loads in this Node (the addon's static client reads AWS_LAMBDA_RUNTIME_API on load).
+    const loaded = execFileSync(process.execPath, ['-e', 'process.dlopen(m = { exports: {} }, process.argv[1]); console.log(Object.keys(m.exports).sort().join())', join(ric, 'rapid-client.node')], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9' },
+    });
+    expect(loaded.trim()).toBe('done,error,next');
+  });
+
+  it('runs the example function (middy + secret-scope/middy from the layer) one invocation at a time', { timeout: 120_000 }, async () => {
+    const events = [{ message: 'one' }, { message: 'two' }, { message: 'three' }];
+    const s = await runRic({ node: process.execPath, ric, zip, major: String(MAJOR), handler: 'index.handler', events });
+    expect(s.alive, s.stderr).toBe(true);
+    const responses = s.responses as Result[];
+    expect(responses.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    for (const r of responses) {
+      expect(r.ok).toBe(true);
+      expect(r.result!.tagBytes).toBe(32);
+      expect(r.result!.verified).toBe(true);
+      expect(r.result!.roundTrip).toBe(true);
+      expect(r.result!.locked).toBe(true);
+      expect(String(r.result!.node).startsWith(`v${MAJOR}.`)).toBe(true);
+      expect(String(r.result!.secretScope)).toMatch(new RegExp(`/opt/${PKG_INDEX.replace(/[/.]/g, '\\$&')}$`));
+    }
+    expect(new Set(responses.map((r) => r.result!.tag)).size).toBe(3);
+    expect(s.kmsCalls.GenerateRandom).toBe(3);
+    // The ric (not our bootstrap) posted them: its native client is curl.
+    expect(s.apiLog.filter((l: string) => l.endsWith('/response'))).toHaveLength(3);
+    expect(s.stderr).not.toMatch(/Error|Segmentation/);
+  });
+
+  it(`Managed Instances: ${WORKERS} worker threads x ${PER_WORKER} concurrent invocations, isolated, wiped before posting, 0 KMS plaintexts left`, { timeout: 240_000 }, async () => {
+    const seed = `canary-${process.pid}-${Date.now()}`;
+    const canary = (await import('node:crypto')).createHash('sha256').update(seed).digest();
+    const events = Array.from({ length: TOTAL }, (_, i) => ({ i }));
+    const s = await runRic({
+      node: process.execPath,
+      ric,
+      zip,
+      major: String(MAJOR),
+      handler: 'isolation.handler',
+      managed: { workers: WORKERS, concurrency: TOTAL },
+      events,
+      env: { RIC_TEST_TOTAL: String(TOTAL), RIC_SCAN_CANARY_SEED: seed },
+      inspect: async (pid: number, kms: { issued: ReadonlyArray<{ operation: string; plaintext: Buffer }> }) => {
+        const secrets: Secret[] = kms.issued.map((x, id) => ({ id, kind: 'kms-entropy', lifetime: 'scope', label: `${x.operation} #${id}`, bytes: Buffer.from(x.plaintext) }));
+        const control: Secret = { id: secrets.length, kind: 'kms-entropy', lifetime: 'scope', label: 'canary', bytes: canary };
+        const index = new NeedleIndex([...secrets, control].flatMap((x) => needlesFor(x)));
+        const { hits, stats } = scanProcess(pid, index);
+        const labels = hits.map((h) => `${index.needles[h.needle]!.secret.label} (${index.needles[h.needle]!.form}) in ${h.mapping.kind} ${h.mapping.path}`);
+        return { plaintexts: secrets.length, leaks: labels.filter((l) => !l.startsWith('canary')), canaryHits: labels.filter((l) => l.startsWith('canary')).length, scannedBytes: stats.scannedBytes };
+      },
+    });
+    expect(s.alive, s.stderr).toBe(true);
+    const responses = s.responses as Result[];
+    expect(responses.filter((r) => !r.ok).map((r) => r.error)).toEqual([]);
+    const results = responses.map((r) => r.result!);
+
+    // Every invocation answered its own request, with a tag from its own key.
+    results.forEach((x, i) => {
+      expect(x.requestId).toBe(responses[i]!.requestId);
+      expect(x.scopeName).toBe(responses[i]!.requestId);
+      expect(x.tagConsistent).toBe(true);
+    });
+    expect(new Set(results.map((x) => x.tag)).size).toBe(TOTAL);
+    expect(s.kmsCalls.GenerateRandom).toBe(TOTAL); // one KMS draw per invocation, none shared
+
+    // 4 worker threads (never the main thread), the addon loaded in each, 16 in flight in each at once.
+    expect(results.every((x) => x.isMainThread === false && x.addonInitialized === true)).toBe(true);
+    const perWorker = new Map<number, Record<string, any>[]>();
+    for (const x of results) perWorker.set(x.threadId, [...(perWorker.get(x.threadId) ?? []), x]);
+    expect(perWorker.size).toBe(WORKERS);
+    for (const [, xs] of perWorker) {
+      expect(xs).toHaveLength(PER_WORKER);
+      expect(Math.max(...xs.map((x) => x.inFlightAtBarrier))).toBe(PER_WORKER);
+    }
+    expect(results.every((x) => x.barrier === 'all')).toBe(true); // all 64 held keys at the same time
+
+    // Isolation: at every await, timer and immediate the current scope was its own; from a
+    // timer, every other live invocation's key of the same worker was refused.
+    expect(results.flatMap((x) => x.mismatches)).toEqual([]);
+    for (const x of results) {
+      expect(x.cross.used).toBe(0);
+      expect(x.cross.otherErrors).toEqual([]);
+      expect(x.cross.refused).toBe(x.cross.attempts);
+    }
+    expect(results.reduce((n, x) => n + x.cross.attemptsOnLive, 0)).toBeGreaterThanOrEqual(TOTAL * (PER_WORKER - 1) / 2);
+
+    // Wiped before posting: measured after middy finished, before the ric serialized the result.
+    for (const x of results) {
+      expect(x.beforePost).toEqual({ scopeActive: false, keyCount: 0, wipedKeys: x.beforePost.wipedKeys, keyAfterEnd: 'ERR_SCOPE_ENDED' });
+      expect(x.beforePost.wipedKeys).toBeGreaterThanOrEqual(1);
+    }
+
+    // Out-of-process residue scan of the runtime process (all workers share its memory).
+    const scan = s.inspected;
+    expect(scan.plaintexts).toBe(TOTAL);
+    expect(scan.canaryHits, 'the scan must see a worker heap').toBeGreaterThanOrEqual(1);
+    expect(scan.leaks).toEqual([]);
+    console.log(
+      `[ric] Node ${process.version}: ${WORKERS} workers x ${PER_WORKER} in flight, ${TOTAL} invocations ok, ` +
+        `backend ${results[0]!.backend}, residue scan of ${(scan.scannedBytes / 1048576).toFixed(0)} MiB: 0 of ${scan.plaintexts} KMS plaintexts`,
+    );
+  });
+});
