@@ -80,7 +80,15 @@ export async function runRic(opts) {
   const managed = opts.managed;
   const extra = {
     ...(managed
-      ? { AWS_LAMBDA_MAX_CONCURRENCY: String(managed.concurrency), AWS_LAMBDA_NODEJS_WORKER_COUNT: String(managed.workers) }
+      ? {
+          AWS_LAMBDA_MAX_CONCURRENCY: String(managed.concurrency),
+          AWS_LAMBDA_NODEJS_WORKER_COUNT: String(managed.workers),
+          // The native client long-polls /next inside a libuv threadpool task, one per
+          // worker: with workers >= the pool (4 by default) every pool thread waits in
+          // an idle poll and handlers' fs/dns/crypto-async/zlib work stalls until the
+          // next invocation arrives (layer/RIC.md). Leave room for the handlers.
+          UV_THREADPOOL_SIZE: String(managed.workers + 4),
+        }
       : {}),
     ...opts.env,
   };
@@ -91,14 +99,21 @@ export async function runRic(opts) {
   child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  let phase = 'init';
+  let answered = 0;
   const died = exited.then((x) => {
-    throw new Error(`the ric exited (${JSON.stringify(x)})${api.initError ? `: init error ${JSON.stringify(api.initError)}` : ''}\n${stderr.slice(-4000)}`);
+    throw new Error(
+      `the ric exited (${JSON.stringify(x)}) during ${phase}: ${answered}/${opts.events.length} answered, ${api.polling} polls waiting` +
+        `${api.initError ? `, init error ${JSON.stringify(api.initError)}` : ''}\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`,
+    );
   });
   died.catch(() => {});
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
   try {
     await Promise.race([managed ? api.whenPolling(managed.workers) : api.ready, died]);
-    const responses = await Promise.race([Promise.all(opts.events.map((e) => api.invoke(e))), died]);
+    phase = 'invocations';
+    const responses = await Promise.race([Promise.all(opts.events.map((e) => api.invoke(e).finally(() => answered++))), died]);
+    phase = 'inspect';
     const inspected = opts.inspect ? await opts.inspect(child.pid, kms) : undefined;
     const alive = child.exitCode === null && child.signalCode === null;
     return { responses, inspected, alive, pid: child.pid, stdout, stderr, apiLog: [...api.log], kmsCalls: { ...kms.stats.calls }, issued: kms.issued.length };

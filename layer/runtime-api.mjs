@@ -145,8 +145,12 @@ export async function startRuntimeApi(options = {}) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"errorMessage":"not found","errorType":"NotFound"}');
     } catch (e) {
-      res.writeHead(500);
-      res.end(String(e));
+      // Every answer carries Content-Type, as Lambda's does: the ric's native
+      // client (aws-lambda-cpp runtime::get_next) assigns CURLINFO_CONTENT_TYPE
+      // to a std::string unchecked, and a /next answer without one is a NULL
+      // strlen -> SIGSEGV in the runtime (layer/RIC.md, test/ric.test.ts).
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errorMessage: String(e), errorType: 'InternalError' }));
     }
   });
 

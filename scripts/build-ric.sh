@@ -91,7 +91,8 @@ if ! (cd "$pkg" && npm_config_nodedir="$nodedir" PATH="$(dirname "$node_bin"):$P
 fi
 log "postinstall took $((SECONDS - t0)) s"
 [ -f "$pkg/rapid-client.node" ] || { log "rapid-client.node was not built"; exit 1; }
-# Proof it loads in the Node it was built for (and matches its ABI).
+# Proof it loads in the Node it was built for. (Its static client is built from
+# getenv("AWS_LAMBDA_RUNTIME_API") when the addon loads and aborts when unset.)
 AWS_LAMBDA_RUNTIME_API=127.0.0.1:9 "$node_bin" -e 'process.dlopen({ exports: {} }, process.argv[1])' "$pkg/rapid-client.node"
 printf '%s' "$key" >"$dest/.complete"
 echo "$pkg"

@@ -10,10 +10,13 @@
  * aws-lambda-ric needs Node >= 22: on Node 20 the cases are skipped (CI runs
  * this file again on Node 22 and 24). Timings are printed, never asserted.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRic } from '../layer/ric-e2e.mjs';
+import { startRuntimeApi } from '../layer/runtime-api.mjs';
 import { NeedleIndex, needlesFor, type Secret } from '../src/audit/patterns.js';
 import { scanProcess } from '../src/audit/scanner.js';
 import { REPO_ROOT, cleanupTempDirs, makeTempDir } from './helpers/restricted.js';
@@ -50,6 +53,87 @@ beforeAll(() => {
 
 afterAll(() => cleanupTempDirs());
 
+/**
+ * Serves one fixed /next answer (with or without Content-Type) to the ric's
+ * native client and reports how the runtime process ended and what it posted.
+ */
+async function nativeClientAgainst(withContentType: boolean): Promise<{ signal: string | null; posted: string[]; stderr: string }> {
+  const task = makeTempDir('secret-scope-ric-task-');
+  writeFileSync(join(task, 'index.mjs'), 'export const handler = async () => ({ ok: true });\n');
+  const posted: string[] = [];
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, {
+        ...(withContentType ? { 'content-type': 'application/json' } : {}),
+        'lambda-runtime-aws-request-id': 'req-1',
+        'lambda-runtime-deadline-ms': String(Date.now() + 60_000),
+      });
+      res.end('{}');
+    } else {
+      posted.push(`${req.method} ${req.url}`);
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end('{}');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const child = spawn(process.execPath, [join(ric, 'index.mjs')], {
+    env: {
+      PATH: '/usr/bin:/bin',
+      AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
+      LAMBDA_TASK_ROOT: task,
+      _HANDLER: 'index.handler',
+      AWS_LAMBDA_FUNCTION_NAME: 'f',
+      AWS_LAMBDA_FUNCTION_VERSION: '1',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      AWS_LAMBDA_LOG_GROUP_NAME: 'g',
+      AWS_LAMBDA_LOG_STREAM_NAME: 's',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const ended = new Promise<string | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+  // With Content-Type the runtime keeps serving (the same answer, again and again) until stopped.
+  const stop = setTimeout(() => child.kill('SIGTERM'), 5_000);
+  const signal = await ended;
+  clearTimeout(stop);
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  return { signal, posted, stderr };
+}
+
+function get(address: string, method: string, path: string): Promise<{ status: number; contentType?: string }> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: Number(port), method, path }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, contentType: res.headers['content-type'] }));
+    });
+    req.on('error', reject);
+    req.end(method === 'POST' ? '{}' : undefined);
+  });
+}
+
+describe('layer/runtime-api.mjs answers as the native ric client needs', () => {
+  it('every answer carries Content-Type (/next, response, unknown request id, unknown path)', async () => {
+    const api = await startRuntimeApi();
+    try {
+      const invoked = api.invoke({ x: 1 });
+      const next = await get(api.address, 'GET', '/2018-06-01/runtime/invocation/next');
+      const id = api.log.length; // (the request id is in the /next headers; the POST below uses a wrong one first)
+      expect(id).toBe(1);
+      const unknown = await get(api.address, 'POST', '/2018-06-01/runtime/invocation/nope/response');
+      const missing = await get(api.address, 'GET', '/2018-06-01/runtime/nothing');
+      for (const r of [next, unknown, missing]) expect(r.contentType).toBe('application/json');
+      expect([next.status, unknown.status, missing.status]).toEqual([200, 400, 404]);
+      void invoked;
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} x64 (skipped below Node 22: the ric requires it)`, () => {
   it('is aws-lambda-ric 4.x with its native client built for this Node', () => {
     const pkg = JSON.parse(execFileSync('cat', [join(ric, 'package.json')], { encoding: 'utf8' }));
@@ -61,6 +145,17 @@ describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} x64 (skipped be
       env: { ...process.env, AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9' },
     });
     expect(loaded.trim()).toBe('done,error,next');
+  });
+
+  it('root cause of the reported SIGSEGV: the native client dies on a /next answer without Content-Type', { timeout: 60_000 }, async () => {
+    // aws-lambda-cpp runtime::get_next(): resp.set_content_type(CURLINFO_CONTENT_TYPE),
+    // i.e. std::string = (const char*)NULL -> strlen(NULL) on a libuv thread.
+    const without = await nativeClientAgainst(false);
+    expect(without.signal).toBe('SIGSEGV');
+    expect(without.posted).toEqual([]);
+    const withIt = await nativeClientAgainst(true);
+    expect(withIt.signal).toBe('SIGTERM'); // still serving when stopped
+    expect(withIt.posted[0]).toBe('POST /2018-06-01/runtime/invocation/req-1/response');
   });
 
   it('runs the example function (middy + secret-scope/middy from the layer) one invocation at a time', { timeout: 120_000 }, async () => {
@@ -85,7 +180,7 @@ describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} x64 (skipped be
     expect(s.stderr).not.toMatch(/Error|Segmentation/);
   });
 
-  it(`Managed Instances: ${WORKERS} worker threads x ${PER_WORKER} concurrent invocations, isolated, wiped before posting, 0 KMS plaintexts left`, { timeout: 240_000 }, async () => {
+  it(`Managed Instances: ${WORKERS} worker threads x ${PER_WORKER} concurrent invocations, isolated, wiped before posting, 0 KMS plaintexts left`, { timeout: 400_000 }, async () => {
     const seed = `canary-${process.pid}-${Date.now()}`;
     const canary = (await import('node:crypto')).createHash('sha256').update(seed).digest();
     const events = Array.from({ length: TOTAL }, (_, i) => ({ i }));
