@@ -41,7 +41,6 @@ import {
   protectionReport,
   randomKey,
   seal,
-  testing,
   verifyGuards,
   withScope,
   x25519KeyPair,
@@ -49,8 +48,9 @@ import {
   x25519SharedSecret,
   type AeadAlgorithm,
 } from '../src/index.js';
-import { errorFromCode } from '../src/errors.js';
-import { native, type NativeAddon } from '../src/native.js';
+import { testing } from '../src/testing.js';
+import { errorFromCode } from '../src/errors/index.js';
+import { native, type NativeAddon } from '../src/memory/native.js';
 import { REPO_ROOT } from './helpers/restricted.js';
 
 configureSecretMemory({ require: 'any' });

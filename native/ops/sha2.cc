@@ -1,0 +1,109 @@
+#include "ops/sha2.h"
+
+#include <dlfcn.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace ss {
+
+namespace {
+
+// ---- libsodium -----------------------------------------------------------
+void s256Init(void* c) { crypto_hash_sha256_init(static_cast<crypto_hash_sha256_state*>(c)); }
+void s256Update(void* c, const uint8_t* p, size_t n) {
+  if (n) crypto_hash_sha256_update(static_cast<crypto_hash_sha256_state*>(c), p, n);
+}
+void s256Final(void* c, uint8_t* out) { crypto_hash_sha256_final(static_cast<crypto_hash_sha256_state*>(c), out); }
+void s512Init(void* c) { crypto_hash_sha512_init(static_cast<crypto_hash_sha512_state*>(c)); }
+void s512Update(void* c, const uint8_t* p, size_t n) {
+  if (n) crypto_hash_sha512_update(static_cast<crypto_hash_sha512_state*>(c), p, n);
+}
+void s512Final(void* c, uint8_t* out) { crypto_hash_sha512_final(static_cast<crypto_hash_sha512_state*>(c), out); }
+
+static_assert(sizeof(crypto_hash_sha512_state) <= kHashCtxBytes, "hash context too small");
+
+const HashImpl kSodium256 = {"libsodium", 64, 32, s256Init, s256Update, s256Final};
+const HashImpl kSodium512 = {"libsodium", 128, 64, s512Init, s512Update, s512Final};
+const HashSet kSodium = {&kSodium256, &kSodium512};
+
+// ---- the host's OpenSSL (exported by the node binary) --------------------
+using InitFn = int (*)(void*);
+using UpdateFn = int (*)(void*, const void*, size_t);
+using FinalFn = int (*)(unsigned char*, void*);
+
+struct Host {
+  InitFn init256 = nullptr, init512 = nullptr;
+  UpdateFn update256 = nullptr, update512 = nullptr;
+  FinalFn final256 = nullptr, final512 = nullptr;
+} host;
+
+void h256Init(void* c) { host.init256(c); }
+void h256Update(void* c, const uint8_t* p, size_t n) {
+  if (n) host.update256(c, p, n);
+}
+void h256Final(void* c, uint8_t* out) { host.final256(out, c); }
+void h512Init(void* c) { host.init512(c); }
+void h512Update(void* c, const uint8_t* p, size_t n) {
+  if (n) host.update512(c, p, n);
+}
+void h512Final(void* c, uint8_t* out) { host.final512(out, c); }
+
+const HashImpl kHost256 = {"openssl (host)", 64, 32, h256Init, h256Update, h256Final};
+const HashImpl kHost512 = {"openssl (host)", 128, 64, h512Init, h512Update, h512Final};
+const HashSet kHost = {&kHost256, &kHost512};
+
+template <typename T>
+T sym(const char* name) {
+  return reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
+}
+
+// Known answers: SHA-256 and SHA-512 of 1,000 bytes of 0x61 ('a') fed in odd-sized
+// pieces, compared with libsodium's results for the same input.
+bool agrees(const HashImpl& a, const HashImpl& b) {
+  alignas(16) uint8_t ca[kHashCtxBytes], cb[kHashCtxBytes];
+  uint8_t in[1000], oa[64], ob[64];
+  std::memset(in, 'a', sizeof in);
+  a.init(ca);
+  b.init(cb);
+  for (size_t off = 0, step = 1; off < sizeof in; off += step, step = step * 3 % 97 + 1) {
+    size_t n = off + step > sizeof in ? sizeof in - off : step;
+    a.update(ca, in + off, n);
+    b.update(cb, in + off, n);
+  }
+  a.final(ca, oa);
+  b.final(cb, ob);
+  sodium_memzero(ca, sizeof ca);
+  sodium_memzero(cb, sizeof cb);
+  return std::memcmp(oa, ob, a.out) == 0;
+}
+
+const HashSet* resolveHost() {
+  host.init256 = sym<InitFn>("SHA256_Init");
+  host.update256 = sym<UpdateFn>("SHA256_Update");
+  host.final256 = sym<FinalFn>("SHA256_Final");
+  host.init512 = sym<InitFn>("SHA512_Init");
+  host.update512 = sym<UpdateFn>("SHA512_Update");
+  host.final512 = sym<FinalFn>("SHA512_Final");
+  if (!host.init256 || !host.update256 || !host.final256 || !host.init512 || !host.update512 || !host.final512) {
+    return &kSodium;
+  }
+  if (!agrees(kHost256, kSodium256) || !agrees(kHost512, kSodium512)) return &kSodium;
+  return &kHost;
+}
+
+}  // namespace
+
+const HashSet& hostOrSodium() {
+  static std::once_flag once;
+  static const HashSet* chosen = &kSodium;
+  std::call_once(once, [] {
+    if (sodium_init() >= 0) chosen = resolveHost();
+  });
+  return *chosen;
+}
+
+const HashSet& sodiumOnly() { return kSodium; }
+
+}  // namespace ss

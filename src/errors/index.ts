@@ -1,0 +1,68 @@
+/**
+ * Typed errors. Every error has a stable `code`; messages never contain key
+ * bytes (not even truncated or hashed).
+ */
+export class SecretScopeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The platform cannot give the protection the caller required (memfd_secret, mlock). */
+export class ProtectionUnavailableError extends SecretScopeError {}
+/** A value that is not a key handle was passed where a key was expected. */
+export class InvalidHandleError extends SecretScopeError {}
+/** A key handle from another addon instance (thread, copy of the library) or a forged one. */
+export class ForeignHandleError extends SecretScopeError {}
+/** The key was released, or its scope ended. */
+export class KeyReleasedError extends SecretScopeError {}
+/** The scope has ended, or a key was used outside the scope that owns it. */
+export class ScopeEndedError extends SecretScopeError {}
+/** The arena cannot grow (memory lock limit, maxRegions) or handles are exhausted. */
+export class ArenaExhaustedError extends SecretScopeError {}
+/** A guard canary next to a key was overwritten; the whole arena has been wiped. */
+export class CanaryViolationError extends SecretScopeError {}
+/** AEAD open or MAC check failed. */
+export class AuthenticationError extends SecretScopeError {}
+/** The algorithm is unknown or not available on this CPU (AES-256-GCM without AES-NI). */
+export class UnsupportedAlgorithmError extends SecretScopeError {}
+/** X25519 with a low-order public key (all-zero shared secret). */
+export class WeakPublicKeyError extends SecretScopeError {}
+/** Bad sizes, types or options. */
+export class InvalidArgumentError extends SecretScopeError {}
+/** The key is lent to JavaScript through exposeUnsafe and cannot be used until returned. */
+export class KeyLentError extends SecretScopeError {}
+/** Secret memory is not initialised (internal ordering problem). */
+export class NotInitializedError extends SecretScopeError {}
+/** KMS could not provide entropy or a root key; nothing of the scope was created. */
+export class KmsEntropyError extends SecretScopeError {}
+/** Options passed to a wrapper or middleware are invalid. */
+export class OptionsError extends SecretScopeError {}
+
+import { bumpPurgeEpoch } from '../memory/epoch.js';
+
+const byCode: Record<string, new (code: string, message: string) => SecretScopeError> = {
+  ERR_PROTECTION_UNAVAILABLE: ProtectionUnavailableError,
+  ERR_INVALID_HANDLE: InvalidHandleError,
+  ERR_FOREIGN_HANDLE: ForeignHandleError,
+  ERR_KEY_RELEASED: KeyReleasedError,
+  ERR_SCOPE_ENDED: ScopeEndedError,
+  ERR_ARENA_EXHAUSTED: ArenaExhaustedError,
+  ERR_CANARY_VIOLATION: CanaryViolationError,
+  ERR_AUTHENTICATION_FAILED: AuthenticationError,
+  ERR_UNSUPPORTED_ALGORITHM: UnsupportedAlgorithmError,
+  ERR_WEAK_PUBLIC_KEY: WeakPublicKeyError,
+  ERR_INVALID_ARGUMENT: InvalidArgumentError,
+  ERR_KEY_LENT: KeyLentError,
+  ERR_NOT_INITIALIZED: NotInitializedError,
+};
+
+/** Builds the typed error for a native error code (the addon calls this). */
+export function errorFromCode(code: string, message: string): SecretScopeError {
+  if (code === 'ERR_CANARY_VIOLATION') bumpPurgeEpoch(); // the addon wiped every key
+  const Cls = byCode[code] ?? SecretScopeError;
+  return new Cls(code, message);
+}

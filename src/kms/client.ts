@@ -1,0 +1,51 @@
+/** The only module that creates KMS clients and commands (loaded lazily: @aws-sdk/client-kms is a peer). */
+import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
+import { KmsEntropyError } from '../errors/index.js';
+import { ZeroingHttpAgent, ZeroingHttpsAgent } from './agents.js';
+
+type KmsModule = typeof import('@aws-sdk/client-kms');
+let kmsModule: Promise<KmsModule> | undefined;
+
+export function loadKms(): Promise<KmsModule> {
+  kmsModule ??= import('@aws-sdk/client-kms').catch((e: unknown) => {
+    kmsModule = undefined;
+    throw new KmsEntropyError(
+      'ERR_KMS_SDK_MISSING',
+      '@aws-sdk/client-kms is not installed (the Lambda Node runtime provides it; add it for local runs) or pass kms.client',
+      { cause: e },
+    );
+  });
+  return kmsModule;
+}
+
+export interface KmsOptions {
+  /** A KMSClient of your own (its endpoint, credentials, retries). */
+  client?: KMSClient;
+  /** Config for the client secret-scope creates when none is given (endpoint from AWS_ENDPOINT_URL_KMS). */
+  clientConfig?: KMSClientConfig;
+}
+
+export class KmsAccess {
+  #client: KMSClient | undefined;
+  readonly #config: KMSClientConfig | undefined;
+  calls = 0;
+
+  constructor(options: KmsOptions = {}) {
+    this.#client = options.client;
+    this.#config = options.clientConfig;
+  }
+
+  async client(): Promise<KMSClient> {
+    if (this.#client) return this.#client;
+    const { KMSClient } = await loadKms();
+    const config: KMSClientConfig = { ...(this.#config ?? {}) };
+    // Our agents zero the socket buffers that held KMS responses (see kms-agents.ts).
+    // A caller's own requestHandler is used as given.
+    config.requestHandler ??= {
+      httpAgent: new ZeroingHttpAgent({ keepAlive: true }),
+      httpsAgent: new ZeroingHttpsAgent({ keepAlive: true }),
+    } as KMSClientConfig['requestHandler'];
+    this.#client ??= new KMSClient(config);
+    return this.#client;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The one core behind the three entry points (wrapper, middy middleware,
+ * decorator): validated options, the container-lived entropy source and root
+ * key, and the per-invocation scope that derives the declared keys.
+ */
+import { OptionsError, ScopeEndedError } from '../errors/index.js';
+import { DERIVED_USES, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
+import type { Key } from '../memory/key.js';
+import { SecretScope } from '../scope/scope.js';
+import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from '../kms/entropy.js';
+import { KmsAccess, type KmsOptions } from '../kms/client.js';
+import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from '../kms/root-keys.js';
+import { installExitPurge } from '../scope/exit.js';
+import { scopeStorage } from '../scope/context.js';
+
+export type DeclaredUse = DerivedUse;
+
+export interface KeySpec<E = unknown> {
+  use: DeclaredUse;
+  /** Bytes (default 32; x25519 and aead keys are always 32). */
+  length?: number;
+  /** 'entropy' (default): from this invocation's entropy; 'root': stable, from the KMS-decrypted root key. */
+  from?: 'entropy' | 'root';
+  /** Binds the key to a value from the event (tenant id, record id), bound into HKDF info. */
+  context?: (event: E, lambdaContext: unknown) => string | undefined;
+}
+
+export interface SecretScopeOptions<E = unknown> {
+  keys?: Record<string, KeySpec<E>>;
+  entropy?: EntropyOptions;
+  kms?: KmsOptions;
+  root?: RootKeyOptions;
+  /** HKDF salt for derivations (default 'secret-scope/v1'). */
+  salt?: string | Uint8Array;
+  hash?: Hash;
+  /** Plain wrapper and decorator: end the scope and fail this many ms before the Lambda deadline (0: off). */
+  timeoutEarlyInMillis?: number;
+  logger?: Logger;
+}
+
+const OPTION_KEYS = ['keys', 'entropy', 'kms', 'root', 'salt', 'hash', 'timeoutEarlyInMillis', 'logger'];
+
+export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | undefined): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') throw new OptionsError('ERR_OPTIONS', 'options must be an object');
+  for (const k of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(k)) throw new OptionsError('ERR_OPTIONS', `unknown option '${k}' (known: ${OPTION_KEYS.join(', ')})`);
+  }
+  for (const [name, spec] of Object.entries(options.keys ?? {})) {
+    if (!spec || typeof spec !== 'object') throw new OptionsError('ERR_OPTIONS', `keys.${name} must be an object`);
+    for (const k of Object.keys(spec)) {
+      if (!['use', 'length', 'from', 'context'].includes(k)) throw new OptionsError('ERR_OPTIONS', `keys.${name}: unknown option '${k}'`);
+    }
+    if (!DERIVED_USES.includes(spec.use)) throw new OptionsError('ERR_OPTIONS', `keys.${name}.use must be one of ${DERIVED_USES.join(', ')}`);
+    if (spec.length !== undefined && (!Number.isInteger(spec.length) || spec.length < 16 || spec.length > 1024)) {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}.length must be an integer from 16 to 1024`);
+    }
+    if ((spec.use === 'aead' || spec.use === 'x25519') && spec.length !== undefined && spec.length !== 32) {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}: ${spec.use} keys are 32 bytes`);
+    }
+    if (spec.from !== undefined && spec.from !== 'entropy' && spec.from !== 'root') {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}.from must be 'entropy' or 'root'`);
+    }
+    if (spec.from === 'root' && !options.root) throw new OptionsError('ERR_OPTIONS', `keys.${name} derives from the root key but no root option is given`);
+    if (spec.context !== undefined && typeof spec.context !== 'function') {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}.context must be a function (event, context) => string`);
+    }
+  }
+  if (options.hash !== undefined && options.hash !== 'sha256' && options.hash !== 'sha512') {
+    throw new OptionsError('ERR_OPTIONS', "hash must be 'sha256' or 'sha512'");
+  }
+  if (options.timeoutEarlyInMillis !== undefined && (typeof options.timeoutEarlyInMillis !== 'number' || options.timeoutEarlyInMillis < 0)) {
+    throw new OptionsError('ERR_OPTIONS', 'timeoutEarlyInMillis must be a number >= 0');
+  }
+  if (options.kms !== undefined) {
+    for (const k of Object.keys(options.kms)) {
+      if (!['client', 'clientConfig'].includes(k)) throw new OptionsError('ERR_OPTIONS', `kms: unknown option '${k}'`);
+    }
+  }
+  validateRootOptions(options.root);
+}
+
+/** Length-prefixed HKDF info: label, use and context cannot run into each other. */
+function infoFor(name: string, use: string, context: string | undefined): Buffer {
+  const parts = ['secret-scope/v1', name, use, context ?? ''];
+  return Buffer.concat(parts.map((p) => {
+    const b = Buffer.from(p, 'utf8');
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(b.length);
+    return Buffer.concat([len, b]);
+  }));
+}
+
+export interface ScopeTimings {
+  openedAt: number;
+  entropyReadyMs?: number;
+  endedAfterMs?: number;
+}
+
+/** Container-lived state shared by every invocation of one wrapped handler. */
+export class SecretScopeCore<E = unknown> {
+  readonly options: SecretScopeOptions<E>;
+  readonly kms: KmsAccess;
+  readonly entropy: EntropySource;
+  readonly root: RootKeyHolder | undefined;
+  readonly logger: Logger;
+
+  constructor(options: SecretScopeOptions<E> = {}) {
+    secretScopeValidateOptions(options);
+    this.options = options;
+    this.logger = options.logger ?? { warn: (m, d) => console.warn(m, d ?? '') };
+    this.kms = new KmsAccess(options.kms);
+    this.entropy = new EntropySource(options.entropy, this.kms, this.logger);
+    this.root = options.root ? new RootKeyHolder(this.kms, options.root) : undefined;
+    installExitPurge();
+  }
+
+  open(event: E, lambdaContext: unknown): InvocationScope<E> {
+    return new InvocationScope(this, event, lambdaContext);
+  }
+
+  /** Wipes container-lived secrets (prefetched entropy, ratchet pool, root key). */
+  dispose(): void {
+    this.entropy.dispose();
+    this.root?.dispose();
+  }
+}
+
+export class InvocationScope<E = unknown> extends SecretScope {
+  readonly #core: SecretScopeCore<E>;
+  readonly #event: E;
+  readonly #lambdaContext: unknown;
+  #entropy: Promise<EntropyResult> | undefined;
+  #entropySource: EntropyResult['source'] | undefined;
+  readonly #derived = new Map<string, Promise<Key>>();
+  readonly timings: ScopeTimings;
+
+  constructor(core: SecretScopeCore<E>, event: E, lambdaContext: unknown) {
+    const ctx = lambdaContext as { awsRequestId?: string } | undefined;
+    super({ bound: true, name: ctx?.awsRequestId });
+    this.#core = core;
+    this.#event = event;
+    this.#lambdaContext = lambdaContext;
+    this.timings = { openedAt: performance.now() };
+    const needsEntropy = Object.values(core.options.keys ?? {}).some((s) => (s.from ?? 'entropy') === 'entropy');
+    // Started inside the scope's own async context: the entropy keys it creates belong to this scope.
+    if (needsEntropy) scopeStorage.run(this, () => this.#startEntropy());
+  }
+
+  #startEntropy(): Promise<EntropyResult> {
+    if (!this.#entropy) {
+      this.#entropy = this.#core.entropy.begin(this).then((r) => {
+        this.timings.entropyReadyMs = performance.now() - this.timings.openedAt;
+        this.#entropySource = r.source;
+        if (!this.active) {
+          throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
+        }
+        return r;
+      });
+      this.#entropy.catch(() => undefined);
+    }
+    return this.#entropy;
+  }
+
+  /** The scope's pseudorandom key (HKDF-Extract of KMS and local entropy); awaits KMS if needed. */
+  async prk(): Promise<Key> {
+    return (await this.#startEntropy()).prk;
+  }
+
+  /** A declared key, derived on first use. */
+  key(name: string): Promise<Key> {
+    if (!this.active) return Promise.reject(new ScopeEndedError('ERR_SCOPE_ENDED', `scope has ended; key '${name}' is gone`));
+    let p = this.#derived.get(name);
+    if (!p) {
+      p = this.#derive(name);
+      p.catch(() => undefined);
+      this.#derived.set(name, p);
+    }
+    return p;
+  }
+
+  /** Every declared key. */
+  async keys(): Promise<Record<string, Key>> {
+    const names = Object.keys(this.#core.options.keys ?? {});
+    const keys = await Promise.all(names.map((n) => this.key(n)));
+    return Object.fromEntries(names.map((n, i) => [n, keys[i]!]));
+  }
+
+  async #derive(name: string): Promise<Key> {
+    const spec = this.#core.options.keys?.[name];
+    if (!spec) throw new OptionsError('ERR_OPTIONS', `no key named '${name}' is declared in options.keys`);
+    const context = spec.context?.(this.#event, this.#lambdaContext);
+    if (context !== undefined && typeof context !== 'string') {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}.context must return a string or undefined`);
+    }
+    const info = infoFor(name, spec.use, context);
+    const length = spec.length ?? 32;
+    const hash = this.#core.options.hash ?? 'sha256';
+    if ((spec.from ?? 'entropy') === 'root') {
+      const root = await this.#core.root!.get();
+      if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before the root key arrived');
+      return hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length, scope: this, label: name, use: spec.use });
+    }
+    const prk = await this.prk();
+    if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
+    return hkdfExpand(prk, { hash: prk.length === 64 ? 'sha512' : 'sha256', info, length, scope: this, label: name, use: spec.use });
+  }
+
+  /** Where this scope's entropy came from (after it arrived). */
+  get entropySource(): EntropyResult['source'] | undefined {
+    return this.#entropySource;
+  }
+
+  report(): { name?: string; active: boolean; keys: number; entropy?: string; timings: ScopeTimings } {
+    return { name: this.name, active: this.active, keys: this.keyCount, entropy: this.#entropySource, timings: this.timings };
+  }
+
+  override end(): number {
+    if (!this.active) return 0;
+    const n = super.end();
+    this.timings.endedAfterMs = performance.now() - this.timings.openedAt;
+    return n;
+  }
+}

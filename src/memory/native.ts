@@ -1,0 +1,109 @@
+/**
+ * Loads the addon (a prebuild from prebuilds/<platform>-<arch>/ or the local
+ * node-gyp build) once per thread. Importing this module has no side effect on
+ * the process beyond loading the addon: no memory is mapped until first use.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorFromCode } from '../errors/index.js';
+
+export interface NativeAddon {
+  readonly libsodiumVersion: string;
+  setErrorFactory(fn: (code: string, message: string) => Error): void;
+  configure(options: object): NativeReport;
+  report(): NativeReport;
+  verify(): number;
+  hardenProcess(): { dumpable: boolean; coreLimit: number };
+  purge(): number;
+  scopeOpen(): number;
+  scopeClose(scope: number): number;
+  scopeAlive(scope: number): boolean;
+  scopeKeyCount(scope: number): number;
+  keyRelease(key: number): void;
+  keyLength(key: number): number;
+  keyAlive(key: number): boolean;
+  keyRandom(length: number, scope: number, sealed?: boolean): number;
+  keyImport(bytes: Uint8Array, scope: number, sealed?: boolean): number;
+  keyDecode(bytes: Uint8Array, offset: number, length: number, encoding: number, scope: number, sealed?: boolean): number;
+  hkdfExtract(hash: number, ikm: number | number[], salt: Uint8Array | undefined, scope: number): number;
+  hkdfExpand(hash: number, prk: number, info: Uint8Array | undefined, length: number, scope: number): number;
+  /** Writes one handle per info into `ids`; returns how many. */
+  hkdfExpandMany(hash: number, prk: number, infos: (Uint8Array | undefined)[], length: number, scope: number, ids: Float64Array): number;
+  hkdf(hash: number, ikm: number, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number, scope: number): number;
+  hmacSign(hash: number, key: number, message: Uint8Array, tagLength?: number, out?: Uint8Array): Buffer;
+  hmacVerify(hash: number, key: number, message: Uint8Array, tag: Uint8Array): boolean;
+  aeadSeal(alg: number, key: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  aeadOpen(alg: number, key: number, nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  x25519Generate(scope: number): [number, Buffer];
+  x25519Public(key: number): Buffer;
+  x25519Shared(key: number, peer: Uint8Array, scope: number): number;
+  exposeBegin(key: number): ArrayBuffer;
+  exposeEnd(key: number): void;
+  testCorrupt(key: number, offset: number): void;
+  testBytesToRegionEnd(key: number): number;
+  testSlotAddress(key: number): bigint;
+}
+
+export interface NativeReport {
+  initialized: boolean;
+  backend: 'memfd_secret' | 'mlock' | 'plain' | 'none';
+  require: 'secret' | 'locked' | 'any';
+  locked: boolean;
+  dontdump: boolean;
+  dontfork: boolean;
+  guardPages: boolean;
+  memfdSecret: { tried: boolean; used: boolean; errno?: number; error?: string };
+  mlock: { failures: number; errno?: number; error?: string };
+  memlockLimit: number | null;
+  lockedBytes: number;
+  reservedBytes: number;
+  pageSize: number;
+  regionPages: number;
+  regions: number;
+  regionsCreated: number;
+  regionsReleased: number;
+  liveSlots: number;
+  liveScopes: number;
+  cellsInUse: number;
+  cellsTotal: number;
+  kernel: string;
+  machine: string;
+  libsodium: string;
+  sha2: string;
+  aes256gcm: boolean;
+  dumpable: boolean;
+  coreLimit: number | null;
+  notes: string[];
+}
+
+function here(): string {
+  // import.meta.url in ESM; tsup shims it in the CJS build.
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/** The package root: the nearest directory above this file with binding.gyp or prebuilds/. */
+export function packageRoot(): string {
+  let dir = here();
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return join(here(), '..');
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  const root = packageRoot();
+  const explicit = process.env.SECRET_SCOPE_ADDON_PATH;
+  const loaded: NativeAddon = explicit ? require(explicit) : require('node-gyp-build')(root);
+  loaded.setErrorFactory(errorFromCode);
+  addon = loaded;
+  return loaded;
+}

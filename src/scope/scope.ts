@@ -1,0 +1,128 @@
+/**
+ * A SecretScope owns every key created in it. Ending it wipes and releases all
+ * of them in one native call; afterwards every handle of the scope is dead.
+ */
+import { native } from '../memory/native.js';
+import { ensureSecretMemory } from '../memory/policy.js';
+import { scopeStorage } from './context.js';
+import { purgeEpoch } from '../memory/epoch.js';
+import { InvalidArgumentError } from '../errors/index.js';
+import { onlyKnownOptions } from '../memory/bytes.js';
+
+export interface ScopeOptions {
+  /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
+  bound?: boolean;
+  /** Diagnostic name (e.g. the request id). */
+  name?: string;
+}
+
+export class SecretScope {
+  /** Native scope handle (a number, not a secret). */
+  readonly nativeId: number;
+  readonly name: string | undefined;
+  #bound: boolean;
+  #active = true;
+  readonly #epoch = purgeEpoch();
+  #wiped = 0;
+  readonly #onEnd: Array<() => void> = [];
+
+  constructor(options: ScopeOptions = {}) {
+    onlyKnownOptions(options ?? undefined, ['bound', 'name'], 'SecretScope');
+    options ??= {};
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope name must be a string');
+    }
+    ensureSecretMemory();
+    this.nativeId = native().scopeOpen();
+    this.#bound = options.bound ?? false;
+    this.name = options.name;
+  }
+
+  /** False once ended, and once every key of the thread was wiped (purge, canary violation). */
+  get active(): boolean {
+    return this.#active && this.#epoch === purgeEpoch();
+  }
+
+  /** Whether keys of this scope may only be used inside its async context. */
+  get bound(): boolean {
+    return this.#bound;
+  }
+
+  /** Keys currently owned by the scope. */
+  get keyCount(): number {
+    return this.active ? native().scopeKeyCount(this.nativeId) : 0;
+  }
+
+  /** Keys wiped when the scope ended. */
+  get wipedKeys(): number {
+    return this.#wiped;
+  }
+
+  /** Runs fn with this scope as the current scope (AsyncLocalStorage) and binds the scope. */
+  run<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope.run() takes a function');
+    this.#bound = true;
+    return scopeStorage.run(this, fn);
+  }
+
+  /** Registers cleanup that runs when the scope ends (before the keys are wiped). */
+  onEnd(fn: () => void): void {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope.onEnd() takes a function');
+    this.#onEnd.push(fn);
+  }
+
+  /** Wipes and releases every key of the scope. Idempotent; returns keys wiped by this call. */
+  end(): number {
+    if (!this.#active) return 0;  // (after a purge end() still runs its onEnd callbacks once)
+    this.#active = false;
+    let firstError: unknown;
+    for (const fn of this.#onEnd.splice(0)) {
+      try {
+        fn();
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+    // After a canary violation or purgeAllSecrets() the native scope is already gone.
+    const n = native();
+    const wiped = n.scopeAlive(this.nativeId) ? n.scopeClose(this.nativeId) : 0;
+    this.#wiped = wiped;
+    if (firstError) throw firstError;
+    return wiped;
+  }
+
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
+
+/** Opens a scope that the caller ends with scope.end(). */
+export function openScope(options?: ScopeOptions): SecretScope {
+  return new SecretScope(options ?? {});
+}
+
+/**
+ * Runs fn inside a fresh bound scope and ends the scope when fn settles,
+ * whatever happens (the shape of Go's secret.Do).
+ */
+export async function withScope<T>(fn: (scope: SecretScope) => T | Promise<T>, options: ScopeOptions = {}): Promise<T> {
+  if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'withScope() takes a function');
+  const scope = new SecretScope({ ...(options ?? {}), bound: true });
+  try {
+    return await scope.run(() => fn(scope));
+  } finally {
+    scope.end();
+  }
+}
+
+/**
+ * The scope of the current invocation, or undefined outside any live scope.
+ * (After a middy invocation the invoking context may still name the ended scope:
+ * middy gives a middleware no way to bind the handler's context other than
+ * AsyncLocalStorage.enterWith. Creating a key there fails closed with
+ * ScopeEndedError rather than making a key nobody will wipe.)
+ */
+export function currentScope(): SecretScope | undefined {
+  const s = scopeStorage.getStore();
+  return s?.active ? (s as SecretScope) : undefined;
+}
