@@ -11,7 +11,7 @@
  * this file again on Node 22 and 24). Timings are printed, never asserted.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,12 +103,12 @@ async function nativeClientAgainst(withContentType: boolean): Promise<{ signal: 
   return { signal, posted, stderr };
 }
 
-function get(address: string, method: string, path: string): Promise<{ status: number; contentType?: string }> {
+function ask(address: string, method: 'GET' | 'POST', path: string): Promise<{ status: number; headers: Record<string, unknown> }> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
     const req = request({ host, port: Number(port), method, path }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, contentType: res.headers['content-type'] }));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(method === 'POST' ? '{}' : undefined);
@@ -120,14 +120,15 @@ describe('layer/runtime-api.mjs answers as the native ric client needs', () => {
     const api = await startRuntimeApi();
     try {
       const invoked = api.invoke({ x: 1 });
-      const next = await get(api.address, 'GET', '/2018-06-01/runtime/invocation/next');
-      const id = api.log.length; // (the request id is in the /next headers; the POST below uses a wrong one first)
-      expect(id).toBe(1);
-      const unknown = await get(api.address, 'POST', '/2018-06-01/runtime/invocation/nope/response');
-      const missing = await get(api.address, 'GET', '/2018-06-01/runtime/nothing');
-      for (const r of [next, unknown, missing]) expect(r.contentType).toBe('application/json');
-      expect([next.status, unknown.status, missing.status]).toEqual([200, 400, 404]);
-      void invoked;
+      const next = await ask(api.address, 'GET', '/2018-06-01/runtime/invocation/next');
+      const id = String(next.headers['lambda-runtime-aws-request-id']);
+      const unknown = await ask(api.address, 'POST', '/2018-06-01/runtime/invocation/nope/response');
+      const posted = await ask(api.address, 'POST', `/2018-06-01/runtime/invocation/${id}/response`);
+      const missing = await ask(api.address, 'GET', '/2018-06-01/runtime/nothing');
+      const answers = [next, unknown, posted, missing];
+      expect(answers.map((r) => r.status)).toEqual([200, 400, 202, 404]);
+      for (const r of answers) expect(r.headers['content-type']).toBe('application/json');
+      expect((await invoked).ok).toBe(true);
     } finally {
       await api.close();
     }
@@ -136,7 +137,7 @@ describe('layer/runtime-api.mjs answers as the native ric client needs', () => {
 
 describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} ${process.arch}${supported ? '' : ' (skipped: the ric needs Node >= 22; x64 only, see layer/RIC.md)'}`, () => {
   it('is aws-lambda-ric 4.x with its native client built for this Node', () => {
-    const pkg = JSON.parse(execFileSync('cat', [join(ric, 'package.json')], { encoding: 'utf8' }));
+    const pkg = JSON.parse(readFileSync(join(ric, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('aws-lambda-ric');
     expect(pkg.version).toMatch(/^4\./);
     // Loads in this Node (the addon's static client reads AWS_LAMBDA_RUNTIME_API on load).
