@@ -3,7 +3,7 @@
  * (built by scripts/build-ric.sh for the Node running this file, cached under
  * .cache/ric), against layer/runtime-api.mjs and the local KMS endpoint, with
  * the ric's native Runtime API client (rapid-client.node, curl):
- *   - one invocation at a time: examples/layer-function through middy;
+ *   - one invocation at a time: examples/layer-function (secretScopeMiddy + middy);
  *   - Lambda Managed Instances mode (AWS_LAMBDA_MAX_CONCURRENCY): 4 worker
  *     threads x 16 invocations in flight each (test/fixtures/ric-isolation.mjs),
  *     then an out-of-process scan of the runtime process for the KMS plaintexts.
@@ -159,7 +159,7 @@ describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} ${process.arch}
     expect(withIt.posted[0]).toBe('POST /2018-06-01/runtime/invocation/req-1/response');
   });
 
-  it('runs the example function (middy + secret-scope/middy from the layer) one invocation at a time', { timeout: 120_000 }, async () => {
+  it('runs the example function (secretScopeMiddy(middy(...)) from the layer) one invocation at a time', { timeout: 120_000 }, async () => {
     const events = [{ message: 'one' }, { message: 'two' }, { message: 'three' }];
     const s = await runRic({ node: process.execPath, ric, zip, major: String(MAJOR), handler: 'index.handler', events });
     expect(s.alive, s.stderr).toBe(true);
@@ -240,7 +240,7 @@ describe.skipIf(!supported)(`aws-lambda-ric 4.x on Node ${MAJOR} ${process.arch}
     }
     expect(results.reduce((n, x) => n + x.cross.attemptsOnLive, 0)).toBeGreaterThanOrEqual(TOTAL * (PER_WORKER - 1) / 2);
 
-    // Wiped before posting: measured after middy finished, before the ric serialized the result.
+    // Wiped before posting: measured after secretScopeMiddy finished, before the ric serialized the result.
     for (const x of results) {
       expect(x.beforePost).toEqual({ scopeActive: false, keyCount: 0, wipedKeys: x.beforePost.wipedKeys, keyAfterEnd: 'ERR_SCOPE_ENDED' });
       expect(x.beforePost.wipedKeys).toBeGreaterThanOrEqual(1);
