@@ -25,9 +25,13 @@ class Context {
 
   KeyStore store;
   const HashSet* hashes = &hostOrSodium();
+  const AesGcmEngine* aes = &aesGcmBest();  // configure({ aes: 'portable' }) picks aesGcmPortable()
   Napi::FunctionReference errorFactory;  // set by setErrorFactory; makes the typed JS errors
 
   // ---- errors (each returns undefined for `return Throw(...)`) -------------
+  // Reads up to `max` elements of a JS array into `out` before anything else is validated
+  // (element reads can run JavaScript); more than `max` is an error.
+  bool Elements(Napi::Value v, uint32_t max, Napi::Value* out, uint32_t* n, Err* err);
   Napi::Value Throw(Napi::Env env, Code code, const std::string& message);
   Napi::Value Throw(Napi::Env env, const Err& err) { return Throw(env, err.code, err.message); }
   Napi::Value Bad(Napi::Env env, const std::string& message) { return Throw(env, Code::InvalidArgument, message); }
@@ -132,9 +136,9 @@ class Context {
 
   bool AeadArg(const Napi::CallbackInfo& info, size_t i, Aead* a, Err* err) {
     double d;
-    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2)) {
+    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2 && d != 3)) {
       return err->set(Code::UnsupportedAlgorithm,
-                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305 or aes-256-gcm");
+                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305, aes-256-gcm or aes-128-gcm");
     }
     *a = static_cast<Aead>(static_cast<int>(d));
     return true;

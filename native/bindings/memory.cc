@@ -72,6 +72,16 @@ Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
       return cx.Bad(env, "sha2 must be 'auto' or 'libsodium'");
     }
   }
+  if (o.Get("aes").IsString()) {
+    std::string e = o.Get("aes").As<Napi::String>().Utf8Value();
+    if (e == "portable") {
+      cx.aes = &aesGcmPortable();
+    } else if (e == "auto") {
+      cx.aes = &aesGcmBest();
+    } else {
+      return cx.Bad(env, "aes must be 'auto' or 'portable'");
+    }
+  }
   if (sodium_init() < 0) return cx.Throw(env, Code::Internal, "libsodium failed to initialise");
   Err err;
   if (!cx.store.arena().init(c, &err)) return cx.Throw(env, err);
@@ -124,6 +134,10 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   r.Set("liveScopes", static_cast<double>(cx.store.liveScopes()));
   r.Set("cellsInUse", static_cast<double>(a.usedCells()));
   r.Set("cellsTotal", static_cast<double>(a.totalCells()));
+  // Violations the addon survived but must not hide: a vault left readable, lent views it
+  // could not detach (their cells are wiped and never reused).
+  r.Set("vaultSealFailures", static_cast<double>(s.sealFailures));
+  r.Set("quarantinedSlots", static_cast<double>(cx.store.quarantined()));
   struct utsname u;
   if (uname(&u) == 0) {
     r.Set("kernel", u.release);
@@ -131,15 +145,24 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   }
   r.Set("libsodium", sodium_version_string());
   r.Set("sha2", cx.hashes->sha256->engine);
-  r.Set("aes256gcm", sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1);
+  r.Set("aes256gcm", true);  // every CPU: ops/aes_gcm falls back to constant-time BearSSL ct64
+  Napi::Object gcm = Napi::Object::New(env);
+  gcm.Set("aes-128-gcm", true);
+  gcm.Set("aes-256-gcm", true);
+  gcm.Set("implementation", aesGcmImplName(*cx.aes));
+  gcm.Set("hardware", aesGcmImpl(aesGcmBest()) != AesGcmImpl::BearSslCt64);  // what this CPU offers
+  r.Set("aesGcm", gcm);
   r.Set("dumpable", prctl(PR_GET_DUMPABLE) == 1);
   struct rlimit core;
   if (getrlimit(RLIMIT_CORE, &core) == 0) {
     r.Set("coreLimit", core.rlim_cur == RLIM_INFINITY ? Napi::Value(env.Null())
                                                        : Napi::Value(Napi::Number::New(env, static_cast<double>(core.rlim_cur))));
   }
-  Napi::Array notes = Napi::Array::New(env, s.notes.size());
-  for (size_t i = 0; i < s.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), s.notes[i]);
+  std::vector<std::string> all = s.notes;
+  if (s.sealFailures) all.push_back("a vault region holding a root key failed to re-seal " + std::to_string(s.sealFailures) + " time(s) (" + errnoText(s.sealErrno) + "); verifyGuards() retries and throws while it stays readable");
+  if (cx.store.quarantined()) all.push_back(std::to_string(cx.store.quarantined()) + " lent key view(s) could not be detached; those keys were wiped and their memory quarantined");
+  Napi::Array notes = Napi::Array::New(env, all.size());
+  for (size_t i = 0; i < all.size(); i++) notes.Set(static_cast<uint32_t>(i), all[i]);
   r.Set("notes", notes);
   return r;
 }
