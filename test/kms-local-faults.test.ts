@@ -1,7 +1,7 @@
 import { DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FAULTS_ENV, startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
+import { FAULTS_ENV, parseKmsLocalArgs, startKmsLocal, type KmsLocal } from '../src/kms-local/index.js';
 import { rejection } from './helpers/kms.js';
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
@@ -221,6 +221,13 @@ describe('kms-local fault injection seen through the real SDK', () => {
       if (saved === undefined) delete process.env[FAULTS_ENV];
       else process.env[FAULTS_ENV] = saved;
     }
+  });
+
+  it('the CLI sets the delivery faults (--chunked-rate, --split-rate)', () => {
+    expect(parseKmsLocalArgs(['--chunked-rate', '1', '--split-rate', '0.5']).options.faults).toEqual({
+      chunkedBody: { probability: 1 },
+      splitWrites: { probability: 0.5 },
+    });
   });
 
   it('rejects invalid fault options with a clear message', async () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KmsFaults } from './faults.js';
-import { DEFAULT_ALIAS, startKmsLocal, type KmsLocalOptions } from './server.js';
+import { DEFAULT_ALIAS, FAULTS_ENV, startKmsLocal, type KmsLocalOptions } from './server.js';
 
 export interface KmsLocalCliIo {
   /** Where the URL and export lines go (default process.stdout). */
@@ -195,7 +195,11 @@ export async function runKmsLocalCli(argv: string[], io: KmsLocalCliIo = {}): Pr
       [
         `kms-local listening on ${local.url}`,
         `default key: ${DEFAULT_ALIAS} (${local.defaultKey.arn})`,
-        args.options.faults ? `faults: ${JSON.stringify(args.options.faults)}` : 'faults: none',
+        args.options.faults
+          ? `faults: ${JSON.stringify(args.options.faults)}`
+          : process.env[FAULTS_ENV]
+            ? `faults (from ${FAULTS_ENV}): ${process.env[FAULTS_ENV]}`
+            : 'faults: none',
         '',
         'Point the AWS SDK at it (any credentials are accepted unless --verify-signature is set):',
         ...exports.map((e) => `  ${e}`),
