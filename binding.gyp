@@ -8,6 +8,10 @@
         "native/keystore.cc",
         "native/ops.cc",
         "native/sha2.cc",
+        "native/key-use.cc",
+        "native/ops/ec.cc",
+        "native/ops/ed25519.cc",
+        "native/ops/asymmetric.cc",
         "native/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -22,7 +26,7 @@
         "-static-libstdc++",
         "-static-libgcc"
       ],
-      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))"],
+      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))", "<!(node native/bearssl-lib.cjs <(target_arch))"],
       "conditions": [
         ["OS!='linux'", { "type": "none" }]
       ]

@@ -13,8 +13,10 @@
 #include <memory>
 #include <string>
 
+#include "key-use.h"
 #include "keystore.h"
 #include "ops.h"
+#include "ops/asymmetric.h"
 
 namespace ss {
 
@@ -52,6 +54,12 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
         InstanceMethod("x25519Generate", &SecretScopeAddon::X25519Generate),
         InstanceMethod("x25519Public", &SecretScopeAddon::X25519PublicKey),
         InstanceMethod("x25519Shared", &SecretScopeAddon::X25519SharedKey),
+        InstanceMethod("keyGenerate", &SecretScopeAddon::KeyGenerate),
+        InstanceMethod("keyImportPrivate", &SecretScopeAddon::KeyImportPrivate),
+        InstanceMethod("keyPublic", &SecretScopeAddon::KeyPublic),
+        InstanceMethod("keyUse", &SecretScopeAddon::KeyUseName),
+        InstanceMethod("sign", &SecretScopeAddon::Sign),
+        InstanceMethod("agree", &SecretScopeAddon::Agree),
         InstanceMethod("exposeBegin", &SecretScopeAddon::ExposeBegin),
         InstanceMethod("exposeEnd", &SecretScopeAddon::ExposeEnd),
         InstanceMethod("testCorrupt", &SecretScopeAddon::TestCorrupt),
@@ -189,6 +197,54 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     *p = store_.arena().scratch();
     if (!*p) return err->set(Code::NotInitialized, "secret memory is not initialised");
     return true;
+  }
+
+  // The key's use must admit the operation (key separation, key-use.h).
+  bool Uses(uint32_t index, Op op, const char* what, Err* err) { return checkUse(store_.slot(index)->kind, op, what, err); }
+
+  // A use argument (KeyKind number); undefined gives `dflt`.
+  bool UseArg(const Napi::CallbackInfo& info, size_t i, KeyKind dflt, KeyKind* kind, Err* err) {
+    Napi::Value v = info[i];
+    if (v.IsUndefined()) {
+      *kind = dflt;
+      return true;
+    }
+    if (!v.IsNumber() || !kindFromNumber(v.As<Napi::Number>().DoubleValue(), kind) || *kind == KeyKind::Root) {
+      return err->set(Code::InvalidArgument, "unknown key use");
+    }
+    return true;
+  }
+
+  bool AsymmetricUse(const Napi::CallbackInfo& info, size_t i, KeyKind* kind, Err* err) {
+    if (!UseArg(info, i, KeyKind::Secret, kind, err)) return false;
+    if (!isAsymmetric(*kind)) return err->set(Code::InvalidArgument, "use must be an asymmetric key use");
+    return true;
+  }
+
+  // HKDF output bytes for a derived key of `kind` and key length `len`: the length for
+  // symmetric keys; for private keys the length is the key's own and the output is okmLen.
+  bool DerivedOkm(KeyKind kind, size_t len, size_t* okm, Err* err) {
+    if (!isAsymmetric(kind)) {
+      *okm = len;
+      return true;
+    }
+    if (len != privateKeyLen(kind)) {
+      return err->set(Code::InvalidArgument, std::string("a derived ") + kindName(kind) + " key is " +
+                                                 std::to_string(privateKeyLen(kind)) + " bytes; got length " + std::to_string(len));
+    }
+    *okm = okmLen(kind);
+    return true;
+  }
+
+  // Where HKDF writes a derived key's output: the slot itself, or scratch when the
+  // private key is computed from it (FinishDerived then reduces and wipes).
+  uint8_t* OkmTarget(size_t okm, size_t len, uint8_t* slotBytes, uint8_t* scratch) {
+    return okm == len ? slotBytes : scratch + kScratchSeed;
+  }
+  void FinishDerived(KeyKind kind, size_t okm, size_t len, uint8_t* slotBytes, uint8_t* scratch) {
+    if (okm == len) return;
+    privateFromOkm(kind, scratch + kScratchSeed, slotBytes);
+    sodium_memzero(scratch + kScratchSeed, okm);
   }
 
   Napi::Value NewKey(Napi::Env env, size_t len, KeyKind kind, uint32_t owner, bool sealed, uint32_t* index) {
@@ -438,7 +494,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     uint32_t owner, index;
     if (!Size(info, 0, "key length", 1, kMaxKeyBytes, &len, &err) || !Owner(info, 1, &owner, &err)) return Throw(env, err);
     bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-    Napi::Value id = NewKey(env, len, KeyKind::Secret, owner, sealed, &index);
+    Napi::Value id = NewKey(env, len, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
     if (env.IsExceptionPending()) return id;
     Slot* s = store_.slot(index);
     SlotAccess acc(&store_, s);
@@ -455,7 +511,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!Bytes(info, 0, "key material", &src, false, &err) || !Owner(info, 1, &owner, &err)) return Throw(env, err);
     if (src.n == 0 || src.n > kMaxKeyBytes) return Bad(env, "key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
     bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-    Napi::Value id = NewKey(env, src.n, KeyKind::Secret, owner, sealed, &index);
+    Napi::Value id = NewKey(env, src.n, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
     if (env.IsExceptionPending()) return id;
     {
       SlotAccess acc(&store_, store_.slot(index));
@@ -486,7 +542,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       if (!err) err.set(Code::InvalidArgument, "decoded key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
       return Throw(env, err);
     }
-    Napi::Value id = NewKey(env, outLen, KeyKind::Secret, owner, sealed, &index);
+    Napi::Value id = NewKey(env, outLen, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
     if (env.IsExceptionPending()) {
       sodium_memzero(wipeFrom, len);
       return id;
@@ -518,16 +574,16 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
       Napi::Array arr = info[1].As<Napi::Array>();
       if (arr.Length() == 0 || arr.Length() > 8) return Bad(env, "HKDF input key material takes 1 to 8 keys");
       for (uint32_t k = 0; k < arr.Length(); k++) {
-        if (!KeyValue(arr.Get(k), &ikm[parts], &err)) return Throw(env, err);
+        if (!KeyValue(arr.Get(k), &ikm[parts], &err) || !Uses(ikm[parts], Op::Hkdf, "hkdfExtract", &err)) return Throw(env, err);
         parts++;
       }
     } else {
-      if (!Key(info, 1, &ikm[0], &err)) return Throw(env, err);
+      if (!Key(info, 1, &ikm[0], &err) || !Uses(ikm[0], Op::Hkdf, "hkdfExtract", &err)) return Throw(env, err);
       parts = 1;
     }
     uint8_t* scratch;
     if (!Scratch(&scratch, &err)) return Throw(env, err);
-    Napi::Value id = NewKey(env, hashLen(h), KeyKind::Secret, owner, false, &index);
+    Napi::Value id = NewKey(env, hashLen(h), KeyKind::Hkdf, owner, false, &index);
     if (env.IsExceptionPending()) return id;
     In in[8];
     std::unique_ptr<SlotAccess> acc[8];
@@ -540,7 +596,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     return id;
   }
 
-  // hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array) -> count
+  // hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array, use?) -> count
   // One output key per info, HMAC keyed once. All or nothing: on any failure no key is left.
   Napi::Value HkdfExpandMany(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -551,9 +607,12 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     uint8_t* scratch;
     if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &prk, &err) ||
         !Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !Owner(info, 4, &owner, &err) ||
-        !Scratch(&scratch, &err)) {
+        !Scratch(&scratch, &err) || !Uses(prk, Op::Hkdf, "hkdfExpandMany", &err)) {
       return Throw(env, err);
     }
+    KeyKind kind;
+    size_t okm;
+    if (!UseArg(info, 6, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return Throw(env, err);
     if (!info[2].IsArray()) return Bad(env, "HKDF-Expand infos must be an array");
     Napi::Array arr = info[2].As<Napi::Array>();
     const uint32_t n = arr.Length();
@@ -581,7 +640,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (store_.slot(prk)->len < hashLen(h)) return Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
     uint32_t index[kMaxExpandMany];
     for (uint32_t k = 0; k < n; k++) {
-      if (!store_.create(len, KeyKind::Secret, owner, false, &index[k], &err)) {
+      if (!store_.create(len, kind, owner, false, &index[k], &err)) {
         for (uint32_t j = 0; j < k; j++) {
           Err ignored;
           store_.destroy(index[j], &ignored);
@@ -595,7 +654,16 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     bool ok;
     {
       SlotAccess acc(&store_, ps);
-      ok = hkdfExpandMany(*hashes_, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+      if (okm == len) {
+        ok = hkdfExpandMany(*hashes_, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+      } else {
+        ok = true;
+        for (uint32_t k = 0; k < n && ok; k++) {
+          ok = hkdfExpand(*hashes_, h, acc.bytes(), ps->len, infos[k], scratch + kScratchSeed, okm, scratch, &err);
+          if (ok) FinishDerived(kind, okm, len, outs[k], scratch);
+        }
+        sodium_memzero(scratch + kScratchSeed, okm);
+      }
     }
     if (!ok) {
       for (uint32_t k = 0; k < n; k++) {
@@ -608,7 +676,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     return Napi::Number::New(env, n);
   }
 
-  // hkdfExpand(hash, prk, info, length, scope)
+  // hkdfExpand(hash, prk, info, length, scope, use?)
   Napi::Value HkdfExpand(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Err err;
@@ -619,22 +687,29 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     uint8_t* scratch;
     if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &prk, &err) || !Bytes(info, 2, "info", &inf, true, &err) ||
         !Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !Owner(info, 4, &owner, &err) ||
-        !Scratch(&scratch, &err)) {
+        !Scratch(&scratch, &err) || !Uses(prk, Op::Hkdf, "hkdfExpand", &err)) {
       return Throw(env, err);
     }
+    KeyKind kind;
+    size_t okm;
+    if (!UseArg(info, 5, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return Throw(env, err);
     Slot* ps = store_.slot(prk);
     if (ps->len < hashLen(h)) return Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
-    Napi::Value id = NewKey(env, len, KeyKind::Secret, owner, false, &index);
+    Napi::Value id = NewKey(env, len, kind, owner, false, &index);
     if (env.IsExceptionPending()) return id;
     ps = store_.slot(prk);
     SlotAccess acc(&store_, ps);
-    if (!hkdfExpand(*hashes_, h, acc.bytes(), ps->len, inf, store_.slot(index)->alloc.bytes(), len, scratch, &err)) {
+    uint8_t* out = store_.slot(index)->alloc.bytes();
+    uint8_t* dst = OkmTarget(okm, len, out, scratch);
+    if (!hkdfExpand(*hashes_, h, acc.bytes(), ps->len, inf, dst, okm, scratch, &err)) {
+      if (dst != out) sodium_memzero(dst, okm);
       return Abandon(env, index, err);
     }
+    FinishDerived(kind, okm, len, out, scratch);
     return id;
   }
 
-  // hkdf(hash, ikm, salt?, info, length, scope): extract + expand, PRK only in scratch.
+  // hkdf(hash, ikm, salt?, info, length, scope, use?): extract + expand, PRK only in scratch.
   Napi::Value Hkdf(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Err err;
@@ -646,18 +721,25 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &ikm, &err) || !Bytes(info, 2, "salt", &salt, true, &err) ||
         !Bytes(info, 3, "info", &inf, true, &err) ||
         !Size(info, 4, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !Owner(info, 5, &owner, &err) ||
-        !Scratch(&scratch, &err)) {
+        !Scratch(&scratch, &err) || !Uses(ikm, Op::Hkdf, "hkdf", &err)) {
       return Throw(env, err);
     }
-    Napi::Value id = NewKey(env, len, KeyKind::Secret, owner, false, &index);
+    KeyKind kind;
+    size_t okm;
+    if (!UseArg(info, 6, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return Throw(env, err);
+    Napi::Value id = NewKey(env, len, kind, owner, false, &index);
     if (env.IsExceptionPending()) return id;
     Slot* is = store_.slot(ikm);
     SlotAccess acc(&store_, is);
     uint8_t* prk = scratch + 1280;  // after the HMAC area, which each HKDF step wipes (ops.cc layout)
     In part{acc.bytes(), is->len};
+    uint8_t* out = store_.slot(index)->alloc.bytes();
+    uint8_t* dst = OkmTarget(okm, len, out, scratch);
     bool ok = hkdfExtract(*hashes_, h, salt, &part, 1, prk, scratch, &err) &&
-              hkdfExpand(*hashes_, h, prk, hashLen(h), inf, store_.slot(index)->alloc.bytes(), len, scratch, &err);
+              hkdfExpand(*hashes_, h, prk, hashLen(h), inf, dst, okm, scratch, &err);
     sodium_memzero(prk, hashLen(h));
+    if (ok) FinishDerived(kind, okm, len, out, scratch);
+    if (dst != out) sodium_memzero(dst, okm);
     if (!ok) return Abandon(env, index, err);
     return id;
   }
@@ -671,7 +753,8 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     uint32_t k;
     size_t tagLen;
     uint8_t* scratch;
-    if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &k, &err) || !Bytes(info, 2, "message", &msg, false, &err)) {
+    if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &k, &err) || !Uses(k, Op::Hmac, "hmacSign", &err) ||
+        !Bytes(info, 2, "message", &msg, false, &err)) {
       return Throw(env, err);
     }
     if (info[3].IsUndefined()) {
@@ -697,8 +780,9 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     uint32_t k;
     uint8_t* scratch;
     bool valid = false;
-    if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &k, &err) || !Bytes(info, 2, "message", &msg, false, &err) ||
-        !Bytes(info, 3, "tag", &tag, false, &err) || !Scratch(&scratch, &err)) {
+    if (!HashArg(info, 0, &h, &err) || !Key(info, 1, &k, &err) || !Uses(k, Op::Hmac, "hmacVerify", &err) ||
+        !Bytes(info, 2, "message", &msg, false, &err) || !Bytes(info, 3, "tag", &tag, false, &err) ||
+        !Scratch(&scratch, &err)) {
       return Throw(env, err);
     }
     Slot* s = store_.slot(k);
@@ -716,8 +800,8 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     In nonce, msg, aad;
     uint32_t k;
     uint8_t* scratch;
-    if (!AeadArg(info, 0, &a, &err) || !Key(info, 1, &k, &err) || !Bytes(info, 2, "nonce", &nonce, false, &err) ||
-        !Bytes(info, 3, "plaintext", &msg, false, &err) || !Bytes(info, 4, "associated data", &aad, true, &err)) {
+    if (!AeadArg(info, 0, &a, &err) || !Key(info, 1, &k, &err) || !Uses(k, Op::Aead, "aeadSeal", &err) ||
+        !Bytes(info, 2, "nonce", &nonce, false, &err) || !Bytes(info, 3, "plaintext", &msg, false, &err) || !Bytes(info, 4, "associated data", &aad, true, &err)) {
       return Throw(env, err);
     }
     Slot* s = store_.slot(k);
@@ -738,8 +822,8 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     In nonce, ct, aad;
     uint32_t k;
     uint8_t* scratch;
-    if (!AeadArg(info, 0, &a, &err) || !Key(info, 1, &k, &err) || !Bytes(info, 2, "nonce", &nonce, false, &err) ||
-        !Bytes(info, 3, "ciphertext", &ct, false, &err) || !Bytes(info, 4, "associated data", &aad, true, &err)) {
+    if (!AeadArg(info, 0, &a, &err) || !Key(info, 1, &k, &err) || !Uses(k, Op::Aead, "aeadOpen", &err) ||
+        !Bytes(info, 2, "nonce", &nonce, false, &err) || !Bytes(info, 3, "ciphertext", &ct, false, &err) || !Bytes(info, 4, "associated data", &aad, true, &err)) {
       return Throw(env, err);
     }
     Slot* s = store_.slot(k);
@@ -778,7 +862,7 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Napi::Env env = info.Env();
     Err err;
     uint32_t k;
-    if (!Key(info, 0, &k, &err)) return Throw(env, err);
+    if (!Key(info, 0, &k, &err) || !Uses(k, Op::X25519, "x25519PublicKey", &err)) return Throw(env, err);
     Slot* s = store_.slot(k);
     if (s->len != 32) return Bad(env, "an X25519 private key is 32 bytes; this key has " + std::to_string(s->len));
     SlotAccess acc(&store_, s);
@@ -793,17 +877,138 @@ class SecretScopeAddon : public Napi::Addon<SecretScopeAddon> {
     Err err;
     uint32_t k, owner, index;
     In peer;
-    if (!Key(info, 0, &k, &err) || !Bytes(info, 1, "peer public key", &peer, false, &err) ||
-        !Owner(info, 2, &owner, &err)) {
+    if (!Key(info, 0, &k, &err) || !Uses(k, Op::X25519, "x25519SharedSecret", &err) ||
+        !Bytes(info, 1, "peer public key", &peer, false, &err) || !Owner(info, 2, &owner, &err)) {
       return Throw(env, err);
     }
     if (store_.slot(k)->len != 32) return Bad(env, "an X25519 private key is 32 bytes");
     if (peer.n != 32) return Bad(env, "an X25519 public key is 32 bytes; got " + std::to_string(peer.n));
-    Napi::Value id = NewKey(env, 32, KeyKind::Secret, owner, false, &index);
+    Napi::Value id = NewKey(env, 32, KeyKind::Shared, owner, false, &index);
     if (env.IsExceptionPending()) return id;
     Slot* s = store_.slot(k);
     SlotAccess acc(&store_, s);
     if (!x25519Shared(acc.bytes(), peer, store_.slot(index)->alloc.bytes(), &err)) return Abandon(env, index, err);
+    return id;
+  }
+
+  // ---- asymmetric keys (ops/asymmetric.h) --------------------------------
+  // keyGenerate(use, scope) -> [handle, raw public key]
+  Napi::Value KeyGenerate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    KeyKind kind;
+    uint32_t owner, index;
+    uint8_t* scratch;
+    if (!AsymmetricUse(info, 0, &kind, &err) || !Owner(info, 1, &owner, &err) || !Scratch(&scratch, &err)) {
+      return Throw(env, err);
+    }
+    Napi::Value id = NewKey(env, privateKeyLen(kind), kind, owner, false, &index);
+    if (env.IsExceptionPending()) return id;
+    uint8_t* sk = store_.slot(index)->alloc.bytes();
+    Napi::Buffer<uint8_t> pk = Napi::Buffer<uint8_t>::New(env, publicKeyLen(kind));
+    if (!generatePrivate(kind, sk, scratch, &err) || !publicFromPrivate(kind, sk, pk.Data(), scratch, &err)) {
+      return Abandon(env, index, err);
+    }
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, id);
+    r.Set(1u, pk);
+    return r;
+  }
+
+  // keyImportPrivate(bytes, use, scope): validates and copies a raw private key, then
+  // zeroes the caller's bytes (also when the key is refused).
+  Napi::Value KeyImportPrivate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    In src;
+    KeyKind kind;
+    uint32_t owner, index;
+    if (!Bytes(info, 0, "private key", &src, false, &err)) return Throw(env, err);
+    auto* wipe = const_cast<uint8_t*>(src.p);
+    if (!AsymmetricUse(info, 1, &kind, &err) || !Owner(info, 2, &owner, &err)) {
+      sodium_memzero(wipe, src.n);
+      return Throw(env, err);
+    }
+    Napi::Value id = NewKey(env, privateKeyLen(kind), kind, owner, false, &index);
+    if (env.IsExceptionPending()) {
+      sodium_memzero(wipe, src.n);
+      return id;
+    }
+    bool ok = importPrivate(kind, src, store_.slot(index)->alloc.bytes(), &err);
+    sodium_memzero(wipe, src.n);
+    if (!ok) return Abandon(env, index, err);
+    return id;
+  }
+
+  // keyPublic(key) -> raw public key (SEC1 uncompressed point, or 32 bytes)
+  Napi::Value KeyPublic(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    uint32_t k;
+    uint8_t* scratch;
+    if (!Key(info, 0, &k, &err) || !Uses(k, Op::PublicKey, "publicKey", &err) || !Scratch(&scratch, &err)) {
+      return Throw(env, err);
+    }
+    Slot* s = store_.slot(k);
+    Napi::Buffer<uint8_t> pk = Napi::Buffer<uint8_t>::New(env, publicKeyLen(s->kind));
+    SlotAccess acc(&store_, s);
+    if (!publicFromPrivate(s->kind, acc.bytes(), pk.Data(), scratch, &err)) return Throw(env, err);
+    return pk;
+  }
+
+  // keyUse(key) -> the use name the slot carries (diagnostics and tests)
+  Napi::Value KeyUseName(const Napi::CallbackInfo& info) {
+    Err err;
+    uint32_t k;
+    double d;
+    if (!Number(info, 0, &d)) return Throw(info.Env(), Code::InvalidHandle, "not a key handle");
+    if (!store_.decodeKey(d, &k, &err)) return Throw(info.Env(), err);
+    return Napi::String::New(info.Env(), kindName(store_.slot(k)->kind));
+  }
+
+  // sign(key, message, der) -> signature (ECDSA: DER or P1363 r || s; Ed25519: 64 bytes)
+  Napi::Value Sign(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    uint32_t k;
+    In msg;
+    uint8_t* scratch;
+    if (!Key(info, 0, &k, &err) || !Bytes(info, 1, "message", &msg, false, &err) || !Scratch(&scratch, &err)) {
+      return Throw(env, err);
+    }
+    KeyKind kind = store_.slot(k)->kind;
+    Op op = kind == KeyKind::EcdsaP384 ? Op::EcdsaP384 : kind == KeyKind::Ed25519 ? Op::Ed25519 : Op::EcdsaP256;
+    if (!checkUse(kind, op, "sign", &err)) return Throw(env, err);
+    const bool der = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    uint8_t sig[kMaxSignature];
+    size_t n = 0;
+    Slot* s = store_.slot(k);
+    {
+      SlotAccess acc(&store_, s);
+      if (!signMessage(kind, acc.bytes(), msg, der, sig, &n, scratch, &err)) return Throw(env, err);
+    }
+    return Napi::Buffer<uint8_t>::Copy(env, sig, n);
+  }
+
+  // agree(key, peerPublic, scope) -> handle of the shared secret (use 'shared')
+  Napi::Value Agree(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Err err;
+    uint32_t k, owner, index;
+    In peer;
+    uint8_t* scratch;
+    if (!Key(info, 0, &k, &err) || !Bytes(info, 1, "peer public key", &peer, false, &err) ||
+        !Owner(info, 2, &owner, &err) || !Scratch(&scratch, &err)) {
+      return Throw(env, err);
+    }
+    KeyKind kind = store_.slot(k)->kind;
+    Op op = kind == KeyKind::EcdhP256 ? Op::EcdhP256 : kind == KeyKind::EcdhP384 ? Op::EcdhP384 : Op::X25519;
+    if (!checkUse(kind, op, "sharedSecret", &err)) return Throw(env, err);
+    Napi::Value id = NewKey(env, privateKeyLen(kind), KeyKind::Shared, owner, false, &index);
+    if (env.IsExceptionPending()) return id;
+    Slot* s = store_.slot(k);
+    SlotAccess acc(&store_, s);
+    if (!agree(kind, acc.bytes(), peer, store_.slot(index)->alloc.bytes(), scratch, &err)) return Abandon(env, index, err);
     return id;
   }
 

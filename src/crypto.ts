@@ -5,7 +5,7 @@
 import { randomFillSync } from 'node:crypto';
 import { native } from './native.js';
 import { InvalidArgumentError, UnsupportedAlgorithmError } from './errors.js';
-import { Key, keyId, ownerFor, wrapKey, type KeyOptions } from './key.js';
+import { Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type KeyOptions, type KeyUse } from './key.js';
 import { assertAttached, onlyKnownOptions, toBytes } from './bytes.js';
 
 export type Hash = 'sha256' | 'sha512';
@@ -63,7 +63,7 @@ const STAGING_BYTES = 4096;
 // Views of the staging area by length, made once each (key material comes in a few sizes).
 const stagingViews: Uint8Array[] = [];
 
-function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+export function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
   // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
   stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
   const staging = length <= STAGING_BYTES ? (stagingViews[length] ??= stagingArea.subarray(0, length)) : new Uint8Array(new ArrayBuffer(length));
@@ -144,13 +144,30 @@ export interface HkdfOptions extends KeyOptions {
   info?: Bytes | undefined;
   /** Output length in bytes (default 32). */
   length?: number;
-  /** What the derived key is for, kept on the handle as `key.use` (diagnostics; default 'hkdf'). */
+  /**
+   * What the derived key is for, kept on the handle (`key.use`) and in the addon; every
+   * operation accepts only keys of its use (default 'hkdf': a key for further HKDF).
+   * Private-key uses imply the length (32 bytes; 48 for P-384); EC scalars are derived
+   * from nlen/8 + 8 bytes of HKDF output as FIPS 186-5 A.2.1 specifies.
+   */
   use?: DerivedUse;
 }
 
 /** The uses a derived key may be labelled with. */
-export type DerivedUse = 'hkdf' | 'hmac' | 'aead' | 'x25519' | 'secret';
-export const DERIVED_USES: readonly DerivedUse[] = ['hkdf', 'hmac', 'aead', 'x25519', 'secret'];
+export type DerivedUse = 'hkdf' | 'hmac' | 'aead' | 'secret' | 'x25519' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdh-p256' | 'ecdh-p384';
+export const DERIVED_USES: readonly DerivedUse[] = [
+  'hkdf', 'hmac', 'aead', 'secret', 'x25519', 'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdh-p256', 'ecdh-p384',
+];
+
+/** The key length a use implies (private keys), or undefined (symmetric uses take any length). */
+export const IMPLIED_LENGTH: Readonly<Partial<Record<DerivedUse, number>>> = {
+  x25519: 32,
+  ed25519: 32,
+  'ecdsa-p256': 32,
+  'ecdh-p256': 32,
+  'ecdsa-p384': 48,
+  'ecdh-p384': 48,
+};
 
 function derivedUse(use: unknown, what: string): DerivedUse {
   if (use === undefined) return 'hkdf';
@@ -160,15 +177,26 @@ function derivedUse(use: unknown, what: string): DerivedUse {
   return use as DerivedUse;
 }
 
+/** The derived key's length: the use's own for private keys (an explicit other length is refused). */
+function derivedLength(use: DerivedUse, length: unknown, what: string): number {
+  const implied = IMPLIED_LENGTH[use];
+  if (implied === undefined) return lengthOf(length, 'HKDF length', 32);
+  if (length !== undefined && length !== implied) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: a ${use} key is ${implied} bytes; length ${String(length)} does not fit`);
+  }
+  return implied;
+}
+
 /** HKDF (RFC 5869) extract-and-expand; the PRK exists only in the arena's scratch slot. */
 export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
   onlyKnownOptions(options, HKDF_OPTS, 'hkdf');
   const use = derivedUse(options.use, 'hkdf');
   const h = hashId(options.hash);
-  const length = lengthOf(options.length, 'HKDF length', 32);
+  const length = derivedLength(use, options.length, 'hkdf');
   const ikmId = keyId(ikm, 'hkdf');
+  requireUse(ikm, 'hkdf', 'hkdf');
   const { scope, nativeScope } = ownerFor(options);
-  const id = native().hkdf(h, ikmId, toBytes(options.salt, 'salt', true), toBytes(options.info, 'info', true), length, nativeScope);
+  const id = native().hkdf(h, ikmId, toBytes(options.salt, 'salt', true), toBytes(options.info, 'info', true), length, nativeScope, USE_IDS[use]);
   return wrapKey(id, scope, length, use, options.label);
 }
 
@@ -177,6 +205,7 @@ export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' 
   onlyKnownOptions(options, EXTRACT_OPTS, 'hkdfExtract');
   const h = hashId(options.hash);
   const ids = Array.isArray(ikm) ? ikm.map((k) => keyId(k, 'hkdfExtract')) : keyId(ikm, 'hkdfExtract');
+  for (const k of Array.isArray(ikm) ? ikm : [ikm]) requireUse(k, 'hkdf', 'hkdfExtract');
   const { scope, nativeScope } = ownerFor(options);
   const id = native().hkdfExtract(h, ids, toBytes(options.salt, 'salt', true), nativeScope);
   return wrapKey(id, scope, h === 0 ? 32 : 64, 'hkdf', options.label);
@@ -187,10 +216,11 @@ export function hkdfExpand(prk: Key, options: Omit<HkdfOptions, 'salt'> = {}): K
   onlyKnownOptions(options, EXPAND_OPTS, 'hkdfExpand');
   const use = derivedUse(options.use, 'hkdfExpand');
   const h = hashId(options.hash);
-  const length = lengthOf(options.length, 'HKDF length', 32);
+  const length = derivedLength(use, options.length, 'hkdfExpand');
   const prkId = keyId(prk, 'hkdfExpand');
+  requireUse(prk, 'hkdf', 'hkdfExpand');
   const { scope, nativeScope } = ownerFor(options);
-  const id = native().hkdfExpand(h, prkId, toBytes(options.info, 'info', true), length, nativeScope);
+  const id = native().hkdfExpand(h, prkId, toBytes(options.info, 'info', true), length, nativeScope, USE_IDS[use]);
   return wrapKey(id, scope, length, use, options.label);
 }
 
@@ -211,11 +241,12 @@ export function hkdfExpandMany(prk: Key, infos: readonly (Bytes | undefined)[], 
   }
   const use = derivedUse(options.use, 'hkdfExpandMany');
   const h = hashId(options.hash);
-  const length = lengthOf(options.length, 'HKDF length', 32);
+  const length = derivedLength(use, options.length, 'hkdfExpandMany');
   const prkId = keyId(prk, 'hkdfExpandMany');
+  requireUse(prk, 'hkdf', 'hkdfExpandMany');
   const bytes = infos.map((info) => toBytes(info, 'info', true));
   const { scope, nativeScope } = ownerFor(options);
-  const n = native().hkdfExpandMany(h, prkId, bytes, length, nativeScope, expandIds);
+  const n = native().hkdfExpandMany(h, prkId, bytes, length, nativeScope, expandIds, USE_IDS[use]);
   const keys = new Array<Key>(n);
   for (let k = 0; k < n; k++) keys[k] = wrapKey(expandIds[k]!, scope, length, use, options.label);
   expandIds.fill(0, 0, n);
@@ -231,6 +262,7 @@ export interface HmacOptions {
 export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): Buffer {
   onlyKnownOptions(options, HMAC_OPTS, 'hmacSign');
   const id = keyId(key, 'hmacSign');
+  requireUse(key, 'hmac', 'hmacSign');
   const h = hashId(options.hash);
   const t = options.tagLength;
   const tagLength = t === undefined ? (h === 0 ? 32 : 64) : t;
@@ -243,6 +275,7 @@ export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): B
 export function hmacVerify(key: Key, message: Bytes, tag: Uint8Array, options: Omit<HmacOptions, 'tagLength'> = {}): boolean {
   onlyKnownOptions(options, VERIFY_OPTS, 'hmacVerify');
   const id = keyId(key, 'hmacVerify');
+  requireUse(key, 'hmac', 'hmacVerify');
   return native().hmacVerify(hashId(options.hash), id, toBytes(message, 'message')!, toBytes(tag, 'tag')!);
 }
 
@@ -256,6 +289,7 @@ const AEAD_OPTS = ['algorithm', 'aad'] as const;
 // The checked public functions below share these; each validates its options once.
 function sealTo(what: string, key: Key, nonce: Uint8Array, plaintext: Bytes, options: AeadOptions, prefix: number): Buffer {
   const id = keyId(key, what);
+  requireUse(key, 'aead', what);
   const pt = toBytes(plaintext, 'plaintext')!;
   // One Buffer from Node's pool holds `prefix` bytes (seal's nonce) then ciphertext || tag.
   const out = Buffer.allocUnsafe(prefix + pt.length + 16);
@@ -266,6 +300,7 @@ function sealTo(what: string, key: Key, nonce: Uint8Array, plaintext: Bytes, opt
 
 function openFrom(what: string, key: Key, nonce: Uint8Array, ciphertext: Uint8Array, options: AeadOptions): Buffer {
   const id = keyId(key, what);
+  requireUse(key, 'aead', what);
   const ct = toBytes(ciphertext, 'ciphertext')!;
   const out = ct.length >= 16 ? Buffer.allocUnsafe(ct.length - 16) : undefined;
   return native().aeadOpen(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, ct, toBytes(options.aad, 'aad', true), out);
@@ -314,16 +349,22 @@ export function x25519KeyPair(options?: KeyOptions): { privateKey: Key; publicKe
 }
 
 export function x25519PublicKey(privateKey: Key): Buffer {
-  return native().x25519Public(keyId(privateKey, 'x25519PublicKey'));
+  const id = keyId(privateKey, 'x25519PublicKey');
+  requireUse(privateKey, 'x25519', 'x25519PublicKey');
+  return native().x25519Public(id);
 }
 
-/** X25519 shared secret into a new key; an all-zero result (low-order point) throws WeakPublicKeyError. */
+/**
+ * X25519 shared secret into a new key of use 'shared' (input for HKDF only); an all-zero
+ * result (low-order point) throws WeakPublicKeyError.
+ */
 export function x25519SharedSecret(privateKey: Key, peerPublicKey: Uint8Array, options?: KeyOptions): Key {
   onlyKnownOptions(options, KEY_OPTS, 'x25519SharedSecret');
   const id = keyId(privateKey, 'x25519SharedSecret');
+  requireUse(privateKey, 'x25519', 'x25519SharedSecret');
   const { scope, nativeScope } = ownerFor(options);
   const shared = native().x25519Shared(id, toBytes(peerPublicKey, 'peer public key')!, nativeScope);
-  return wrapKey(shared, scope, 32, 'secret', options?.label);
+  return wrapKey(shared, scope, 32, 'shared', options?.label);
 }
 
 /**

@@ -10,7 +10,19 @@ export {
   type Backend,
   type Requirement,
 } from './memory.js';
-export { Key, type KeyOptions, type KeyUse } from './key.js';
+export { Key, type KeyOptions, type KeyUse, type AsymmetricUse } from './key.js';
+export {
+  generateKeyPair,
+  importPrivateKey,
+  publicKey,
+  sign,
+  verify,
+  sharedSecret,
+  type SignatureUse,
+  type AgreementUse,
+  type SignatureFormat,
+  type PublicKeyFormat,
+} from './asymmetric.js';
 export {
   randomKey,
   importKey,
