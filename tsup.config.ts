@@ -6,7 +6,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     middy: 'src/middy.ts',
-    'kms-local': 'src/kms-local/index.ts',
+    'kms-local': 'src/kms-local.ts',
+    testing: 'src/testing.ts',
     cli: 'src/cli.ts',
     'audit-child': 'src/audit/child.ts',
   },

@@ -15,7 +15,7 @@
 // would shadow the runtime's), no @middy/core (the function brings its own),
 // no sources, types, tests, binding.gyp or native/ (nothing to build on Lambda).
 //
-// node-gyp-build is bundled into the JS (src/native.ts loads it through
+// node-gyp-build is bundled into the JS (src/memory/native.ts loads it through
 // createRequire, which esbuild does not follow; a build plugin turns that one
 // require into an import). The bundles are built from src/ directly with
 // esbuild, so the layer does not depend on the tsup build.
@@ -53,18 +53,18 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Rewrites src/native.ts's `require('node-gyp-build')` into a bundled import. */
+/** Rewrites src/memory/native.ts's `require('node-gyp-build')` into a bundled import. */
 const bundleNodeGypBuild = {
   name: 'secret-scope-bundle-node-gyp-build',
   setup(build) {
-    build.onLoad({ filter: /[\\/]src[\\/]native\.ts$/ }, (args) => {
+    build.onLoad({ filter: /[\\/]src[\\/]memory[\\/]native\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       const pattern = /\brequire\((['"])node-gyp-build\1\)/g;
       const hits = text.match(pattern)?.length ?? 0;
       // A static import needs no rewrite: esbuild bundles it as it is.
       if (hits === 0 && /\bfrom\s+(['"])node-gyp-build\1/.test(text)) return undefined;
       if (hits !== 1) {
-        return { errors: [{ text: `expected exactly one require('node-gyp-build') in src/native.ts, found ${hits}` }] };
+        return { errors: [{ text: `expected exactly one require('node-gyp-build') in src/memory/native.ts, found ${hits}` }] };
       }
       const contents = `import __secretScopeNodeGypBuild from 'node-gyp-build';\n${text.replace(pattern, '__secretScopeNodeGypBuild')}`;
       return { contents, loader: 'ts' };

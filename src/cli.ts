@@ -4,8 +4,8 @@
  *   kms-local [flags]      run the local KMS-compatible endpoint (see --help)
  *   audit <handler> [...]  residue audit of a handler module (see --help)
  */
-import { configureSecretMemory, protectionReport, type ProtectionReport } from './memory.js';
-import { SecretScopeError } from './errors.js';
+import { configureSecretMemory, protectionReport, type ProtectionReport } from './memory/policy.js';
+import { SecretScopeError } from './errors/index.js';
 
 const USAGE = `usage: secret-scope <command>
   report [--json] [--require secret|locked|any] [--backend auto|memfd_secret|mlock|plain]

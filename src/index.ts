@@ -1,28 +1,19 @@
-export * from './errors.js';
+export * from './errors/index.js';
 export {
   configureSecretMemory,
   protectionReport,
   verifyGuards,
   hardenProcess,
   purgeAllSecrets,
+  Key,
   type SecretMemoryOptions,
   type ProtectionReport,
   type Backend,
   type Requirement,
-} from './memory.js';
-export { Key, type KeyOptions, type KeyUse, type AsymmetricUse } from './key.js';
-export {
-  generateKeyPair,
-  importPrivateKey,
-  publicKey,
-  sign,
-  verify,
-  sharedSecret,
-  type SignatureUse,
-  type AgreementUse,
-  type SignatureFormat,
-  type PublicKeyFormat,
-} from './asymmetric.js';
+  type KeyOptions,
+  type KeyUse,
+  type AsymmetricUse,
+} from './memory/index.js';
 export {
   randomKey,
   importKey,
@@ -41,6 +32,16 @@ export {
   x25519PublicKey,
   x25519SharedSecret,
   exposeUnsafe,
+  generateKeyPair,
+  importPrivateKey,
+  publicKey,
+  sign,
+  verify,
+  sharedSecret,
+  type SignatureUse,
+  type AgreementUse,
+  type SignatureFormat,
+  type PublicKeyFormat,
   type Hash,
   type AeadAlgorithm,
   type Encoding,
@@ -49,17 +50,36 @@ export {
   type HmacOptions,
   type AeadOptions,
   type DecodeOptions,
-} from './crypto.js';
-export { SecretScope, openScope, withScope, type ScopeOptions } from './scope.js';
-export { currentScope } from './scope-context.js';
-export { testing } from './testing.js';
-export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedContext } from './wrapper.js';
-export { secretScopeMiddleware, secretScopeValidateOptions, bindScope } from './middy.js';
-export { secretScoped } from './decorator.js';
-export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';
-export { EntropySource, type EntropyOptions, type EntropyPolicy, type EntropyStats } from './entropy.js';
-export { KmsAccess, type KmsOptions } from './kms-client.js';
-export { ZeroingHttpAgent, ZeroingHttpsAgent } from './kms-agents.js';
-export { decryptRootKey, generateRootKey, type RootKeyOptions } from './root-keys.js';
-export { sendCapturingPlaintext, findPlaintext } from './kms-capture.js';
-export { installExitPurge } from './exit.js';
+} from './crypto/index.js';
+export { SecretScope, openScope, withScope, currentScope, type ScopeOptions } from './scope/index.js';
+export {
+  withSecretScope,
+  withSecretScopeStreaming,
+  TimeoutError,
+  secretScopeMiddleware,
+  secretScopeValidateOptions,
+  bindScope,
+  secretScoped,
+  InvocationScope,
+  SecretScopeCore,
+  type ScopedContext,
+  type SecretScopeOptions,
+  type KeySpec,
+  type DeclaredUse,
+} from './lambda/index.js';
+export {
+  EntropySource,
+  KmsAccess,
+  ZeroingHttpAgent,
+  ZeroingHttpsAgent,
+  decryptRootKey,
+  generateRootKey,
+  sendCapturingPlaintext,
+  findPlaintext,
+  type EntropyOptions,
+  type EntropyPolicy,
+  type EntropyStats,
+  type KmsOptions,
+  type RootKeyOptions,
+} from './kms/index.js';
+export { installExitPurge } from './scope/index.js';

@@ -1,10 +1,11 @@
 /**
- * Test hooks for the project's own guard tests. They are destructive only:
- * none of them reads, copies or predicts key bytes.
+ * `secret-scope/testing`: hooks for the project's own guard tests, kept out of the
+ * production entry point. They are destructive only: none of them reads, copies
+ * or predicts key bytes.
  */
-import { native } from './native.js';
-import { keyId } from './key.js';
-import type { Key } from './key.js';
+import { native } from './memory/native.js';
+import { keyId } from './memory/key.js';
+import type { Key } from './memory/key.js';
 
 export const testing = {
   /** Flips one byte at `offset` from the key's first byte, without bounds checks (canary and guard-page tests). */

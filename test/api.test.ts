@@ -43,7 +43,6 @@ import {
   protectionReport,
   randomKey,
   seal,
-  testing,
   verifyGuards,
   withScope,
   x25519KeyPair,
@@ -51,8 +50,9 @@ import {
   x25519SharedSecret,
   type AeadAlgorithm,
 } from '../src/index.js';
-import { errorFromCode } from '../src/errors.js';
-import { native, type NativeAddon } from '../src/native.js';
+import { testing } from '../src/testing.js';
+import { errorFromCode } from '../src/errors/index.js';
+import { native, type NativeAddon } from '../src/memory/native.js';
 import { REPO_ROOT } from './helpers/restricted.js';
 
 configureSecretMemory({ require: 'any' });

@@ -28,8 +28,8 @@ import {
   type RestrictOptions,
   type RunResult,
 } from './helpers/restricted.js';
-import { configureSecretMemory, protectionReport, type ProtectionReport } from '../src/memory.js';
-import { randomKey } from '../src/crypto.js';
+import { configureSecretMemory, protectionReport, type ProtectionReport } from '../src/memory/policy.js';
+import { randomKey } from '../src/crypto/index.js';
 import { testing } from '../src/testing.js';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'backend-child.mjs');

@@ -18,7 +18,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startKmsLocal, type KmsFaults, type KmsLocal } from '../src/kms-local/index.js';
 import { KmsEntropyError, SecretScopeCore, hmacSign, protectionReport, seal, open } from '../src/index.js';
-import { withCore } from '../src/wrapper.js';
+import { withCore } from '../src/lambda/wrapper.js';
 
 const INVOCATIONS = 200;
 const CONCURRENCY = 32;

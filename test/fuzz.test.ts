@@ -22,8 +22,9 @@ beforeAll(async () => {
   bundle = await bundleForChild('fuzz', {
     contents: [
       "export * from './src/index.ts';",
-      "export { native } from './src/native.ts';",
-      "export { errorFromCode } from './src/errors.ts';",
+      "export { native } from './src/memory/native.ts';",
+      "export { testing } from './src/testing.ts';",
+      "export { errorFromCode } from './src/errors/index.ts';",
     ].join('\n'),
   });
 });

@@ -11,10 +11,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, cleanupTempDirs, runNode, type RunResult } from './helpers/restricted.js';
-import { configureSecretMemory, protectionReport, verifyGuards } from '../src/memory.js';
-import { hmacSign, randomKey } from '../src/crypto.js';
+import { configureSecretMemory, protectionReport, verifyGuards } from '../src/memory/policy.js';
+import { hmacSign, randomKey } from '../src/crypto/index.js';
 import { testing } from '../src/testing.js';
-import { CanaryViolationError, KeyReleasedError } from '../src/errors.js';
+import { CanaryViolationError, KeyReleasedError } from '../src/errors/index.js';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'guard-child.mjs');
 const BACKENDS = ['memfd_secret', 'mlock'] as const;

@@ -27,8 +27,8 @@ import {
   type Key,
   type SecretScopeOptions,
 } from '../src/index.js';
-import { withCore } from '../src/wrapper.js';
-// The documented HKDF info, recomputed by the auditor independently of src/invocation.ts.
+import { withCore } from '../src/lambda/wrapper.js';
+// The documented HKDF info, recomputed by the auditor independently of src/lambda/invocation.ts.
 import { rootDerivedInfo } from '../src/audit/auditor.js';
 import { baseline, calls, clientConfig, expectDead, expectWiped, startKms, thrown, until, useKmsEnv, type KmsLocal } from './helpers/kms.js';
 

@@ -402,7 +402,7 @@ for (const version of VERSIONS) {
 
     // middy calls `before` synchronously from the invoking code, so enterWith()
     // also rebinds the caller's async context. Documented behaviour
-    // (src/scope-context.ts): currentScope() names live scopes only, and a key
+    // (src/scope/context.ts): currentScope() names live scopes only, and a key
     // created there fails closed (ScopeEndedError) instead of becoming a key
     // nobody wipes.
     it("after the invocation the caller sees no live scope; a key made there fails closed", async () => {

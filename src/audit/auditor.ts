@@ -34,7 +34,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { startKmsLocal, type KmsLocal } from '../kms-local/index.js';
-import { packageRoot } from '../native.js';
+import { packageRoot } from '../memory/native.js';
 import { NeedleIndex, needlesFor, type Form, type Lifetime, type Needle, type Secret, type SecretKind } from './patterns.js';
 import { scanBytes, scanProcess, type MappingKind, type ScanHit, type ScanStats } from './scanner.js';
 import type { ChildConfig, DeclaredKey, InvocationOutcome } from './child.js';

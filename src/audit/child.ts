@@ -27,8 +27,9 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
-import { configureSecretMemory, InvocationScope, protectionReport, SecretScope, testing } from '../index.js';
-import type { Key } from '../key.js';
+import { configureSecretMemory, InvocationScope, protectionReport, SecretScope } from '../index.js';
+import { testing } from '../testing.js';
+import type { Key } from '../memory/key.js';
 
 export interface ChildConfig {
   handler: string;

@@ -8,11 +8,11 @@
  */
 import { Readable } from 'node:stream';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { native } from './native.js';
-import { ensureSecretMemory } from './memory.js';
-import { KmsEntropyError } from './errors.js';
-import { wrapKey, type Key, type KeyUse } from './key.js';
-import type { SecretScope } from './scope.js';
+import { native } from '../memory/native.js';
+import { ensureSecretMemory } from '../memory/policy.js';
+import { KmsEntropyError } from '../errors/index.js';
+import { wrapKey, type Key, type KeyUse } from '../memory/key.js';
+import type { SecretScope } from '../scope/scope.js';
 
 export interface CaptureOptions {
   scope: SecretScope | null;

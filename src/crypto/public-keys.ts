@@ -5,8 +5,8 @@
  * Everything here handles public data only; arithmetic is BigInt.
  */
 import type { JsonWebKey } from 'node:crypto';
-import { InvalidPublicKeyError } from './errors.js';
-import type { AsymmetricUse } from './key.js';
+import { InvalidPublicKeyError } from '../errors/index.js';
+import type { AsymmetricUse } from '../memory/key.js';
 
 export type PublicKeyFormat = 'raw' | 'spki' | 'jwk';
 

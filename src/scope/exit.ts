@@ -3,8 +3,8 @@
  * once, when the first wrapper/middleware is created (never at import time).
  * Listeners are chosen so that they never change how the process would end.
  */
-import { purgeAllSecrets } from './memory.js';
-import { native } from './native.js';
+import { purgeAllSecrets } from '../memory/policy.js';
+import { native } from '../memory/native.js';
 
 let installed = false;
 

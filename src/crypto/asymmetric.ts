@@ -5,11 +5,11 @@
  * which HKDF accepts as input key material (and nothing else does).
  */
 import { verify as nodeVerify, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { native } from './native.js';
-import { InvalidArgumentError, KeyUsageError } from './errors.js';
-import { ASYMMETRIC_USES, Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type AsymmetricUse, type KeyOptions } from './key.js';
-import { assertAttached, onlyKnownOptions, toBytes } from './bytes.js';
-import { stage } from './crypto.js';
+import { native } from '../memory/native.js';
+import { InvalidArgumentError, KeyUsageError } from '../errors/index.js';
+import { ASYMMETRIC_USES, Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type AsymmetricUse, type KeyOptions } from '../memory/key.js';
+import { assertAttached, onlyKnownOptions, toBytes } from '../memory/bytes.js';
+import { stage } from './import.js';
 import { encodePublicKey, peerPublicKey, rawFromJwk, spkiFromRaw, type PublicKeyFormat } from './public-keys.js';
 
 export type { PublicKeyFormat } from './public-keys.js';

@@ -1,7 +1,7 @@
 /** The only module that creates KMS clients and commands (loaded lazily: @aws-sdk/client-kms is a peer). */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
-import { KmsEntropyError } from './errors.js';
-import { ZeroingHttpAgent, ZeroingHttpsAgent } from './kms-agents.js';
+import { KmsEntropyError } from '../errors/index.js';
+import { ZeroingHttpAgent, ZeroingHttpsAgent } from './agents.js';
 
 type KmsModule = typeof import('@aws-sdk/client-kms');
 let kmsModule: Promise<KmsModule> | undefined;

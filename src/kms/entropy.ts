@@ -21,12 +21,12 @@
  *   refreshes keep failing for twice that long, invocations wait for one again
  *   and fail closed (or degrade, if asked).
  */
-import { KmsEntropyError, OptionsError, ScopeEndedError } from './errors.js';
-import { hkdfExpand, hkdfExtract, randomKey } from './crypto.js';
-import type { Key } from './key.js';
-import type { SecretScope } from './scope.js';
-import { KmsAccess, loadKms } from './kms-client.js';
-import { sendCapturingPlaintext } from './kms-capture.js';
+import { KmsEntropyError, OptionsError, ScopeEndedError } from '../errors/index.js';
+import { hkdfExpand, hkdfExtract, randomKey } from '../crypto/index.js';
+import type { Key } from '../memory/key.js';
+import type { SecretScope } from '../scope/scope.js';
+import { KmsAccess, loadKms } from './client.js';
+import { sendCapturingPlaintext } from './capture.js';
 
 export type EntropyPolicy = 'per-invocation' | 'prefetch' | 'ratchet';
 

@@ -2,12 +2,12 @@
  * A SecretScope owns every key created in it. Ending it wipes and releases all
  * of them in one native call; afterwards every handle of the scope is dead.
  */
-import { native } from './native.js';
-import { ensureSecretMemory } from './memory.js';
-import { scopeStorage } from './scope-context.js';
-import { purgeEpoch } from './epoch.js';
-import { InvalidArgumentError } from './errors.js';
-import { onlyKnownOptions } from './bytes.js';
+import { native } from '../memory/native.js';
+import { ensureSecretMemory } from '../memory/policy.js';
+import { scopeStorage } from './context.js';
+import { purgeEpoch } from '../memory/epoch.js';
+import { InvalidArgumentError } from '../errors/index.js';
+import { onlyKnownOptions } from '../memory/bytes.js';
 
 export interface ScopeOptions {
   /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
@@ -113,4 +113,16 @@ export async function withScope<T>(fn: (scope: SecretScope) => T | Promise<T>, o
   } finally {
     scope.end();
   }
+}
+
+/**
+ * The scope of the current invocation, or undefined outside any live scope.
+ * (After a middy invocation the invoking context may still name the ended scope:
+ * middy gives a middleware no way to bind the handler's context other than
+ * AsyncLocalStorage.enterWith. Creating a key there fails closed with
+ * ScopeEndedError rather than making a key nobody will wipe.)
+ */
+export function currentScope(): SecretScope | undefined {
+  const s = scopeStorage.getStore();
+  return s?.active ? (s as SecretScope) : undefined;
 }

@@ -4,9 +4,9 @@
  * callback, early timeout; for streamed responses, after the stream finished.
  */
 import { finished } from 'node:stream/promises';
-import { SecretScopeError } from './errors.js';
+import { SecretScopeError } from '../errors/index.js';
 import { SecretScopeCore, type InvocationScope, type SecretScopeOptions } from './invocation.js';
-import { scopeStorage } from './scope-context.js';
+import { scopeStorage } from '../scope/context.js';
 
 export class TimeoutError extends SecretScopeError {}
 

@@ -3,7 +3,7 @@
  * Nothing is mapped until the first key or an explicit configureSecretMemory().
  */
 import { native, type NativeReport } from './native.js';
-import { InvalidArgumentError, ProtectionUnavailableError } from './errors.js';
+import { InvalidArgumentError, ProtectionUnavailableError } from '../errors/index.js';
 import { bumpPurgeEpoch } from './epoch.js';
 import { onlyKnownOptions } from './bytes.js';
 

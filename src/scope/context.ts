@@ -3,24 +3,18 @@
  * invocations in one process never see each other's keys.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { SecretScope } from './scope.js';
-import { ScopeEndedError } from './errors.js';
+import { ScopeEndedError } from '../errors/index.js';
 
-export const scopeStorage = new AsyncLocalStorage<SecretScope>();
-
-/**
- * The scope of the current invocation, or undefined outside any live scope.
- * (After a middy invocation the invoking context may still name the ended scope:
- * middy gives a middleware no way to bind the handler's context other than
- * AsyncLocalStorage.enterWith. Creating a key there fails closed with
- * ScopeEndedError rather than making a key nobody will wipe.)
- */
-export function currentScope(): SecretScope | undefined {
-  const s = scopeStorage.getStore();
-  return s?.active ? s : undefined;
+/** What the binding needs of a scope. SecretScope (scope.ts) implements it; this module
+ * does not import scope.ts back, so the two stay free of an import cycle. */
+export interface BoundScope {
+  readonly active: boolean;
+  readonly bound: boolean;
 }
 
-export function scopeForNewKey(): SecretScope | null {
+export const scopeStorage = new AsyncLocalStorage<BoundScope>();
+
+export function scopeForNewKey(): BoundScope | null {
   return scopeStorage.getStore() ?? null;
 }
 
@@ -28,7 +22,7 @@ export function scopeForNewKey(): SecretScope | null {
  * A key of a bound scope may be used only inside that scope's async context:
  * not from another invocation, and not after the scope ended.
  */
-export function scopeGuard(owner: SecretScope): void {
+export function scopeGuard(owner: BoundScope): void {
   if (!owner.active) {
     throw new ScopeEndedError('ERR_SCOPE_ENDED', 'this key belongs to a scope that has ended; its bytes are gone');
   }

@@ -4,10 +4,10 @@
  * HTTP body into a vault slot that is PROT_NONE between uses, and lives as long
  * as the container. Scopes derive per-tenant or per-record keys from it.
  */
-import { KmsEntropyError, OptionsError } from './errors.js';
-import type { Key } from './key.js';
-import { loadKms, type KmsAccess } from './kms-client.js';
-import { sendCapturingPlaintext } from './kms-capture.js';
+import { KmsEntropyError, OptionsError } from '../errors/index.js';
+import type { Key } from '../memory/key.js';
+import { loadKms, type KmsAccess } from './client.js';
+import { sendCapturingPlaintext } from './capture.js';
 
 export interface RootKeyOptions {
   /** The encrypted root key (base64 string or bytes), as stored beside the function. */

@@ -46,7 +46,7 @@ export class KmsEntropyError extends SecretScopeError {}
 /** Options passed to a wrapper or middleware are invalid. */
 export class OptionsError extends SecretScopeError {}
 
-import { bumpPurgeEpoch } from './epoch.js';
+import { bumpPurgeEpoch } from '../memory/epoch.js';
 
 const byCode: Record<string, new (code: string, message: string) => SecretScopeError> = {
   ERR_PROTECTION_UNAVAILABLE: ProtectionUnavailableError,

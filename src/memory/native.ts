@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorFromCode } from './errors.js';
+import { errorFromCode } from '../errors/index.js';
 
 export interface NativeAddon {
   readonly libsodiumVersion: string;

@@ -3,15 +3,15 @@
  * decorator): validated options, the container-lived entropy source and root
  * key, and the per-invocation scope that derives the declared keys.
  */
-import { OptionsError, ScopeEndedError } from './errors.js';
-import { DERIVED_USES, IMPLIED_LENGTH, hkdf, hkdfExpand, type DerivedUse, type Hash } from './crypto.js';
-import type { Key } from './key.js';
-import { SecretScope } from './scope.js';
-import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from './entropy.js';
-import { KmsAccess, type KmsOptions } from './kms-client.js';
-import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from './root-keys.js';
-import { installExitPurge } from './exit.js';
-import { scopeStorage } from './scope-context.js';
+import { OptionsError, ScopeEndedError } from '../errors/index.js';
+import { DERIVED_USES, IMPLIED_LENGTH, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
+import type { Key } from '../memory/key.js';
+import { SecretScope } from '../scope/scope.js';
+import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from '../kms/entropy.js';
+import { KmsAccess, type KmsOptions } from '../kms/client.js';
+import { RootKeyHolder, validateRootOptions, type RootKeyOptions } from '../kms/root-keys.js';
+import { installExitPurge } from '../scope/exit.js';
+import { scopeStorage } from '../scope/context.js';
 
 export type DeclaredUse = DerivedUse;
 

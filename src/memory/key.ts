@@ -5,10 +5,10 @@
  * says so in its name.
  */
 import { native } from './native.js';
-import { ensureSecretMemory } from './memory.js';
-import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, KeyUsageError, ScopeEndedError } from './errors.js';
-import { SecretScope } from './scope.js';
-import { scopeForNewKey, scopeGuard } from './scope-context.js';
+import { ensureSecretMemory } from './policy.js';
+import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, KeyUsageError, ScopeEndedError } from '../errors/index.js';
+import { SecretScope } from '../scope/scope.js';
+import { scopeForNewKey, scopeGuard } from '../scope/context.js';
 
 const KEY_BRAND = Symbol.for('secret-scope.key');
 
@@ -158,7 +158,7 @@ export function ownerFor(options: KeyOptions | undefined): { scope: SecretScope 
   if (options?.label !== undefined && typeof options.label !== 'string') {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'key label must be a string');
   }
-  const scope = options?.scope === undefined ? scopeForNewKey() : options.scope;
+  const scope = options?.scope === undefined ? (scopeForNewKey() as SecretScope | null) : options.scope;
   if (scope === null) return { scope: null, nativeScope: 0 };
   if (!(scope instanceof SecretScope)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.scope must be a SecretScope (or null for a key you release yourself)');
