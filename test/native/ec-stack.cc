@@ -1,6 +1,7 @@
 // Measures how deep the EC and Ed25519 operations write into the stack, so that
 // burnEcStack() (native/ops/ec.cc) is known to wipe all of it, and checks the
-// FIPS 186-5 A.2.1 reduction on edge seeds. Build and run: scripts/ec-stack.sh
+// FIPS 186-5 A.2.1 reduction on edge seeds. Built and run by test/ec-stack.test.ts;
+// prints one line per measurement and "ok" or "FAIL" last.
 #include <bearssl.h>
 #include <sodium.h>
 
@@ -48,6 +49,53 @@ int main() {
     ecScalarFromSeed(c, seed, d);  // c = 0 -> d = 1
     for (size_t i = 0; i + 1 < ecScalarLen(c); i++) fails += d[i] != 0;
     fails += d[ecScalarLen(c) - 1] != 1;
+    // c = n - 1 -> d = 1; c = n - 2 -> d = n - 1; c = 2(n - 1) + 5 -> d = 6 (the order from BearSSL's table).
+    size_t olen = 0;
+    const unsigned char* order = (c == Curve::P256 ? &br_ec_p256_m31 : &br_ec_prime_i31)->order(c == Curve::P256 ? BR_EC_secp256r1 : BR_EC_secp384r1, &olen);
+    const size_t slen = ecSeedLen(c);
+    auto seedOf = [&](unsigned sub, bool twice, unsigned add) {
+      std::memset(seed, 0, sizeof seed);
+      // big-endian (n - sub) * (twice ? 2 : 1) + add, in the low olen + 1 bytes of the seedLen-byte c
+      unsigned borrow = sub, carry = 0;
+      uint8_t v[64] = {0};
+      for (size_t i = olen; i-- > 0;) {
+        int x = order[i] - static_cast<int>(borrow);
+        borrow = x < 0;
+        v[i + 1] = static_cast<uint8_t>(x + (x < 0 ? 256 : 0));
+      }
+      if (twice) {
+        for (size_t i = olen + 1; i-- > 0;) {
+          unsigned x = v[i] * 2u + carry;
+          v[i] = static_cast<uint8_t>(x);
+          carry = x >> 8;
+        }
+      }
+      carry = add;
+      for (size_t i = olen + 1; i-- > 0 && carry;) {
+        unsigned x = v[i] + carry;
+        v[i] = static_cast<uint8_t>(x);
+        carry = x >> 8;
+      }
+      std::memcpy(seed + slen - (olen + 1), v, olen + 1);
+    };
+    auto isSmall = [&](unsigned want) {
+      for (size_t i = 0; i + 1 < ecScalarLen(c); i++) if (d[i]) return false;
+      return d[ecScalarLen(c) - 1] == want;
+    };
+    seedOf(1, false, 0);
+    ecScalarFromSeed(c, seed, d);
+    fails += !isSmall(1);
+    seedOf(2, false, 0);
+    ecScalarFromSeed(c, seed, d);
+    uint8_t nm1[48];
+    std::memcpy(nm1, order, olen);
+    nm1[olen - 1] -= 1;
+    fails += std::memcmp(d, nm1, olen) != 0;
+    fails += !ecScalarValid(c, d);
+    seedOf(1, true, 5);
+    ecScalarFromSeed(c, seed, d);
+    fails += !isSmall(6);
+    fails += ecScalarValid(c, order);  // n itself is out of range
     randombytes_buf(seed, sizeof seed);
     ecScalarFromSeed(c, seed, d);
     size_t n = 0;
