@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, qemuAarch64 } from './helpers/restricted.js';
 
 const NATIVE = join(REPO_ROOT, 'native');
-const SOURCES = ['test/native/ec-stack.cc', 'native/ops/ec.cc', 'native/ops/ed25519.cc', 'native/ops.cc', 'native/errors.cc', 'native/sha2.cc'].map((f) => join(REPO_ROOT, f));
+const SOURCES = ['test/native/ec-stack.cc', 'native/ops/ec.cc', 'native/ops/ed25519.cc', 'native/ops/common.cc', 'native/errors.cc'].map((f) => join(REPO_ROOT, f));
 const burnBytes = Number(/burnEcStack\(\) \{\s*(?:\/\/[^\n]*\n\s*)*volatile unsigned char pad\[(\d+)\]/.exec(readFileSync(join(NATIVE, 'ops', 'ec.cc'), 'utf8'))?.[1]);
 
 function have(cmd: string): boolean {
@@ -34,7 +34,7 @@ function buildAndRun(arch: 'x64' | 'arm64'): string {
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `ec-stack-${arch}-${process.pid}`);
   const cxx = arch === 'x64' ? 'g++' : 'aarch64-linux-gnu-g++';
-  execFileSync(cxx, ['-std=c++17', '-O2', '-o', out, ...SOURCES, lib('bearssl', arch), lib('sodium', arch), '-ldl'], { stdio: 'pipe' });
+  execFileSync(cxx, ['-std=c++17', '-O2', '-I', NATIVE, '-o', out, ...SOURCES, lib('bearssl', arch), lib('sodium', arch), '-ldl'], { stdio: 'pipe' });
   return execFileSync(arch === 'x64' ? out : qemuAarch64()!, arch === 'x64' ? [] : [out], { encoding: 'utf8', timeout: 120_000 });
 }
 

@@ -1,4 +1,4 @@
-#include "asymmetric.h"
+#include "ops/asymmetric.h"
 
 #include <sodium.h>
 

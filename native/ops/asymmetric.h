@@ -1,15 +1,18 @@
-// Private-key operations dispatched on the key's kind (X25519, Ed25519, ECDSA and
-// ECDH on P-256/P-384). The bindings call only these; each writes secrets only into
-// the slot or the arena scratch it is given and wipes the scratch it used.
+// Private-key operations dispatched on the key's kind: the one ops/ file that sits
+// above other families (ec, ed25519, x25519), so that bindings/asymmetric.cc and the
+// HKDF bindings (keys derived for a private-key use) need not know the curves. Each
+// writes secrets only into the slot or the arena scratch it is given and wipes the
+// scratch it used.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
-#include "../arena.h"
-#include "../key-use.h"
-#include "../ops.h"
-#include "ec.h"
-#include "ed25519.h"
+#include "arena.h"
+#include "key-use.h"
+#include "ops/common.h"
+#include "ops/ec.h"
+#include "ops/ed25519.h"
+#include "ops/x25519.h"
 
 namespace ss {
 

@@ -1,4 +1,4 @@
-#include "ec.h"
+#include "ops/ec.h"
 
 #include <bearssl.h>
 #include <sodium.h>

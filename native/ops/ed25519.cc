@@ -1,8 +1,8 @@
-#include "ed25519.h"
+#include "ops/ed25519.h"
 
 #include <sodium.h>
 
-#include "ec.h"  // burnEcStack
+#include "ops/ec.h"  // burnEcStack
 
 namespace ss {
 

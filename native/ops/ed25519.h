@@ -5,8 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../errors.h"
-#include "../ops.h"
+#include "ops/common.h"
 
 namespace ss {
 

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../../native/ops/ec.h"
-#include "../../native/ops/ed25519.h"
+#include "ops/ec.h"
+#include "ops/ed25519.h"
 
 using namespace ss;
 
