@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
   OptionsError,
+  ScopeEndedError,
+  openScope,
   configureSecretMemory,
   generateKeyPair,
   hkdf,
@@ -240,6 +242,11 @@ describe('ECDSA signing', () => {
         const unknownUse = randomBytes(c.size);
         expect(thrown(() => importPrivateKey(unknownUse, { use: 'rsa' as never, scope }))).toBeInstanceOf(InvalidArgumentError);
         expect(unknownUse.every((b) => b === 0)).toBe(true);
+        const ended = openScope();
+        ended.end();
+        const late = randomBytes(c.size);
+        expect(thrown(() => importPrivateKey(late, { use, scope: ended }))).toBeInstanceOf(ScopeEndedError);
+        expect(late.every((b) => b === 0)).toBe(true);
       });
     });
   }

@@ -53,16 +53,11 @@ export function importPrivateKey(bytes: Uint8Array, options: KeyOptions & { use:
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'importPrivateKey: the private key must be a Buffer or Uint8Array');
   }
   assertAttached(bytes, 'importPrivateKey: the private key');
-  let u: AsymmetricUse;
-  try {
-    u = asymmetricUse(options?.use, 'importPrivateKey');
-  } catch (e) {
-    bytes.fill(0);
-    throw e;
-  }
-  const { scope, nativeScope } = ownerFor(options);
+  // Staged (and the caller's bytes zeroed) first: a refused use or scope must not leave the key behind.
   const staged = stage(bytes, 0, bytes.length);
   try {
+    const u = asymmetricUse(options?.use, 'importPrivateKey');
+    const { scope, nativeScope } = ownerFor(options);
     return wrapKey(native().keyImportPrivate(staged, USE_IDS[u], nativeScope), scope, PRIVATE_LENGTH[u], u, options.label);
   } finally {
     staged.fill(0);
