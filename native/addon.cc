@@ -17,6 +17,7 @@
   FAMILY(hkdf)      /* hkdf* hmac* */                                                                  \
   FAMILY(aead)      /* aeadSeal aeadOpen */                                                            \
   FAMILY(x25519)    /* x25519Generate x25519Public x25519Shared */                                     \
+  FAMILY(asymmetric) /* keyGenerate keyImportPrivate keyPublic keyUse sign agree */                      \
   FAMILY(expose)    /* exposeBegin exposeEnd */                                                        \
   FAMILY(testing)   /* test* hooks */
 

@@ -18,7 +18,24 @@ namespace ss {
 constexpr double kIndexSpace = 1048576.0;  // 2^20
 constexpr uint64_t kMaxSerial = (uint64_t{1} << 33) - 1;
 
-enum class KeyKind : uint8_t { Secret = 0, X25519Private = 1, Scratch = 2 };
+// What a key is for, fixed when the slot is made: every operation checks it
+// (key-use.h), so a key serves one purpose even if the JavaScript layer is bypassed.
+enum class KeyKind : uint8_t {
+  Secret = 0,  // generic (randomKey/importKey/decodeKey): HKDF, HMAC, AEAD
+  X25519Private = 1,
+  Scratch = 2,
+  Hkdf = 3,    // HKDF PRKs and key-derivation keys
+  Hmac = 4,
+  Aead = 5,
+  Root = 6,    // sealed root keys: HKDF only
+  Shared = 7,  // raw (EC)DH outputs: HKDF input only
+  Ed25519 = 8,
+  EcdsaP256 = 9,
+  EcdsaP384 = 10,
+  EcdhP256 = 11,
+  EcdhP384 = 12,
+};
+constexpr uint8_t kKeyKinds = 13;
 
 struct Slot {
   uint64_t serial = 0;  // 0: free

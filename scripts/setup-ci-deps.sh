@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent, quiet install of the Debian packages CI needs to build and test
 # secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
-# (headers + static libsodium.a) with pkg-config, util-linux for setpriv and
+# (headers + static libsodium.a) with pkg-config, BearSSL (headers + static
+# libbearssl.a, for the NIST curves), util-linux for setpriv and
 # prlimit (test/helpers/restricted.ts), and `file` for binary checks.
 #
 #   scripts/setup-ci-deps.sh            # x64 build/test deps
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PKGS=(build-essential g++ make python3 pkg-config libsodium-dev util-linux file ca-certificates)
+PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev util-linux file ca-certificates)
 
 with_arm64=0
 for a in "$@"; do
@@ -42,6 +43,7 @@ for c in cc c++ make python3 pkg-config setpriv prlimit; do
   command -v "$c" >/dev/null || { log "missing command after install: $c"; exit 1; }
 done
 pkg-config --exists libsodium || { log "pkg-config cannot find libsodium"; exit 1; }
+node "$here/../native/bearssl-lib.cjs" x64 >/dev/null || { log "no static libbearssl.a"; exit 1; }
 
 if [ "$with_arm64" -eq 1 ]; then
   bash "$here/setup-arm64.sh"

@@ -14,6 +14,7 @@ import {
   generateRootKey,
   hkdf,
   hmacSign,
+  exposeUnsafe,
   protectionReport,
   randomKey,
   withSecretScope,
@@ -63,7 +64,11 @@ function tagging(names: string[], seen?: { scopes: InvocationScope[]; keys: Key[
     for (const n of names) {
       const k = await scope.key(n);
       seen?.keys.push(k);
-      out[n] = hmacSign(k, MSG).toString('hex');
+      // Key separation: only hmac keys take hmacSign; the others are observed through their bytes
+      // (the same tag, computed by node:crypto), which also releases them.
+      out[n] = k.use === 'hmac'
+        ? hmacSign(k, MSG).toString('hex')
+        : exposeUnsafe(k, (b) => createHmac('sha256', b).update(MSG).digest('hex'));
     }
     out.source = String(scope.entropySource);
     return out;
@@ -353,7 +358,7 @@ describe('root keys', () => {
     const plain = issued[0]!.plaintext;
     expect(typeof ciphertextBlob).toBe('string');
     // the generated key itself derives what node:crypto derives from the issued plaintext
-    const d = hkdf(key, { salt: 'secret-scope/v1', info: rootDerivedInfo('x', 'hmac', 'c'), length: 32, scope: null });
+    const d = hkdf(key, { salt: 'secret-scope/v1', info: rootDerivedInfo('x', 'hmac', 'c'), length: 32, scope: null, use: 'hmac' });
     expect(hmacSign(d, MSG).toString('hex')).toBe(createHmac('sha256', rootDerived(plain, 'x', 'hmac', 'c')).update(MSG).digest('hex'));
     d.release();
     key.release();

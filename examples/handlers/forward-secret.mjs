@@ -14,7 +14,7 @@ export const handler = withSecretScope(async (event, context) => {
   const publicKey = x25519PublicKey(privateKey);
   const shared = x25519SharedSecret(privateKey, clientPublic);
   const salt = Buffer.concat([publicKey, clientPublic]);
-  const key = hkdf(shared, { salt, info: 'secret-scope-demo/response', length: 32 });
+  const key = hkdf(shared, { salt, info: 'secret-scope-demo/response', length: 32, use: 'aead' });
   const nonce = randomBytes(12);
   // chacha20-poly1305 (IETF) so that the client can open it with node:crypto.
   const ciphertext = aeadSeal(key, nonce, JSON.stringify({ balance: 42, currency: 'EUR' }), { algorithm: 'chacha20-poly1305' });

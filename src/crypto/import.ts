@@ -19,7 +19,7 @@ const STAGING_BYTES = 4096;
 // Views of the staging area by length, made once each (key material comes in a few sizes).
 const stagingViews: Uint8Array[] = [];
 
-function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+export function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
   // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
   stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
   const staging = length <= STAGING_BYTES ? (stagingViews[length] ??= stagingArea.subarray(0, length)) : new Uint8Array(new ArrayBuffer(length));

@@ -31,6 +31,10 @@ export class AuthenticationError extends SecretScopeError {}
 export class UnsupportedAlgorithmError extends SecretScopeError {}
 /** X25519 with a low-order public key (all-zero shared secret). */
 export class WeakPublicKeyError extends SecretScopeError {}
+/** The key's use does not admit the operation (a key serves one purpose: see the README's key-use table). */
+export class KeyUsageError extends SecretScopeError {}
+/** A peer's public key is malformed or not a valid point of its curve. */
+export class InvalidPublicKeyError extends SecretScopeError {}
 /** Bad sizes, types or options. */
 export class InvalidArgumentError extends SecretScopeError {}
 /** The key is lent to JavaScript through exposeUnsafe and cannot be used until returned. */
@@ -57,6 +61,8 @@ const byCode: Record<string, new (code: string, message: string) => SecretScopeE
   ERR_WEAK_PUBLIC_KEY: WeakPublicKeyError,
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_KEY_LENT: KeyLentError,
+  ERR_KEY_USAGE: KeyUsageError,
+  ERR_INVALID_PUBLIC_KEY: InvalidPublicKeyError,
   ERR_NOT_INITIALIZED: NotInitializedError,
 };
 
