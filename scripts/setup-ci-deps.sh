@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent, quiet install of the Debian packages CI needs to build and test
 # secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
-# (headers + static libsodium.a) with pkg-config, BearSSL (headers + static
-# libbearssl.a, for the NIST curves), util-linux for setpriv and
+# (headers + static libsodium.a) with pkg-config, BearSSL (libbearssl-dev: headers
+# + static libbearssl.a, for the NIST curves and AES-GCM), util-linux for setpriv and
 # prlimit (test/helpers/restricted.ts), and `file` for binary checks.
 #
 #   scripts/setup-ci-deps.sh            # x64 build/test deps
