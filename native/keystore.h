@@ -34,8 +34,9 @@ enum class KeyKind : uint8_t {
   EcdsaP384 = 10,
   EcdhP256 = 11,
   EcdhP384 = 12,
+  Hpke = 13,   // an HPKE context's AEAD key || base_nonce: the HPKE AEAD only
 };
-constexpr uint8_t kKeyKinds = 13;
+constexpr uint8_t kKeyKinds = 14;
 
 struct Slot {
   uint64_t serial = 0;  // 0: free
