@@ -22,8 +22,10 @@ export interface HpkeContextOptions extends KeyOptions {
 
 export interface HpkeSenderOptions extends HpkeContextOptions {
   /**
-   * A fixed ephemeral private key (e.g. from hpkeDeriveKeyPair with the RFC's ikmE), for
-   * known-answer tests only: reusing an ephemeral key breaks HPKE's security.
+   * The ephemeral private key to use instead of a random one: a fresh key used for this
+   * one encapsulation only (e.g. declared in options.keys, derived from the invocation's
+   * KMS entropy), or hpkeDeriveKeyPair(ikmE) for known-answer tests. Reusing an ephemeral
+   * key for a second encapsulation breaks HPKE's security.
    */
   ephemeralKey?: Key;
 }
