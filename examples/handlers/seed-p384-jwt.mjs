@@ -15,11 +15,10 @@ import { withSecretScope, hkdf, SignJWT, exportJWK } from 'secret-scope';
 export const SALT = 'seed-p384-jwt/v1';
 export const options = { entropy: { kmsBytes: 64 } };
 
-export const handler = withSecretScope(async (event, context) => {
-  const guid = typeof event?.guid === 'string' ? event.guid : randomUUID();
-  const entropyKey = await context.secretScope.prk();
+/** HKDF-SHA512(SALT, entropyKey, guid) -> P-384 private key (a handle) -> ES384 JWT and public JWK. */
+export async function signSeedJwt(entropyKey, guid, user) {
   const signingKey = hkdf(entropyKey, { hash: 'sha512', salt: SALT, info: guid, use: 'ecdsa-p384', label: 'p384' });
-  const jwt = await new SignJWT({ sub: String(event?.user ?? 'anonymous'), guid })
+  const jwt = await new SignJWT({ sub: user, guid })
     .setProtectedHeader({ alg: 'ES384', typ: 'JWT' })
     .setIssuedAt()
     .setIssuer('secret-scope/seed')
@@ -27,4 +26,9 @@ export const handler = withSecretScope(async (event, context) => {
     .sign(signingKey);
   // The public JWK goes out so that the client (or a test) can verify; "d" never exists in JS.
   return { jwt, publicJwk: await exportJWK(signingKey), guid };
+}
+
+export const handler = withSecretScope(async (event, context) => {
+  const guid = typeof event?.guid === 'string' ? event.guid : randomUUID();
+  return signSeedJwt(await context.secretScope.prk(), guid, String(event?.user ?? 'anonymous'));
 }, options);
