@@ -57,6 +57,7 @@ export {
   withSecretScopeStreaming,
   TimeoutError,
   secretScopeMiddleware,
+  secretScopeMiddy,
   secretScopeValidateOptions,
   bindScope,
   secretScoped,
