@@ -70,6 +70,7 @@ Napi::Value KeyPublic(Context& cx, const Napi::CallbackInfo& info) {
   Slot* s = cx.store.slot(k);
   Napi::Buffer<uint8_t> pk = Napi::Buffer<uint8_t>::New(env, publicKeyLen(s->kind));
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   if (!publicFromPrivate(s->kind, acc.bytes(), pk.Data(), scratch, &err)) return cx.Throw(env, err);
   return pk;
 }
@@ -103,6 +104,7 @@ Napi::Value Sign(Context& cx, const Napi::CallbackInfo& info) {
   {
     Slot* s = cx.store.slot(k);
     SlotAccess acc(&cx.store, s);
+    if (!acc.ok()) return cx.Throw(env, acc.error());
     if (!signMessage(kind, acc.bytes(), msg, der, sig, &n, scratch, &err)) return cx.Throw(env, err);
   }
   return Napi::Buffer<uint8_t>::Copy(env, sig, n);
@@ -126,6 +128,7 @@ Napi::Value Agree(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   if (!agree(kind, acc.bytes(), peer, cx.store.slot(index)->alloc.bytes(), scratch, &err)) return cx.Abandon(env, index, err);
   return id;
 }

@@ -8,8 +8,8 @@ import { verify as nodeVerify, createPublicKey, type JsonWebKey, type KeyObject 
 import { native } from '../memory/native.js';
 import { InvalidArgumentError, KeyUsageError } from '../errors/index.js';
 import { ASYMMETRIC_USES, Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type AsymmetricUse, type KeyOptions } from '../memory/key.js';
-import { assertAttached, onlyKnownOptions, toBytes } from '../memory/bytes.js';
-import { stage } from './import.js';
+import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
+import { secretInputLength, stage, type SecretInput } from './import.js';
 import { encodePublicKey, peerPublicKey, rawFromJwk, spkiFromRaw, type PublicKeyFormat } from './public-keys.js';
 
 export type { PublicKeyFormat } from './public-keys.js';
@@ -47,14 +47,11 @@ export function generateKeyPair(use: AsymmetricUse, options?: KeyOptions): { pri
  * Imports a raw private key (EC: the big-endian scalar, 1 <= d <= n - 1; Ed25519: the
  * 32-byte seed; X25519: the 32-byte scalar) and zeroes `bytes`, also when it is refused.
  */
-export function importPrivateKey(bytes: Uint8Array, options: KeyOptions & { use: AsymmetricUse }): Key {
+export function importPrivateKey(bytes: SecretInput, options: KeyOptions & { use: AsymmetricUse }): Key {
   onlyKnownOptions(options, IMPORT_OPTS, 'importPrivateKey');
-  if (!(bytes instanceof Uint8Array)) {
-    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'importPrivateKey: the private key must be a Buffer or Uint8Array');
-  }
-  assertAttached(bytes, 'importPrivateKey: the private key');
+  const length = secretInputLength(bytes, 'importPrivateKey: the private key');
   // Staged (and the caller's bytes zeroed) first: a refused use or scope must not leave the key behind.
-  const staged = stage(bytes, 0, bytes.length);
+  const staged = stage(bytes, 0, length);
   try {
     const u = asymmetricUse(options?.use, 'importPrivateKey');
     const { scope, nativeScope } = ownerFor(options);
