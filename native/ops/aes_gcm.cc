@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "arena.h"  // kScratchBytes
 #include "ops/aes_gcm_armv8.h"
 
 namespace ss {
@@ -32,6 +33,7 @@ constexpr size_t kGcmArea = kKeysArea;
 static_assert(sizeof(br_aes_ct64_ctr_keys) <= kKeysArea, "ct64 keys do not fit");
 static_assert(sizeof(br_aes_x86ni_ctr_keys) <= kKeysArea, "x86ni keys do not fit");
 static_assert(kGcmArea + sizeof(br_gcm_context) <= kAesGcmScratchBytes, "GCM context does not fit");
+static_assert(kAesGcmScratchBytes <= kScratchBytes, "the arena scratch area is smaller than AES-GCM needs");
 
 const AesGcmEngine& aesGcmPortable() {
   static const AesGcmEngine portable{AesGcmImpl::BearSslCt64, "bearssl-ct64", &br_aes_ct64_ctr_vtable,
