@@ -48,11 +48,13 @@ Napi::Value HpkeLabeledExtract(Context& cx, const Napi::CallbackInfo& info) {
   if (hasSalt) {
     Slot* s = cx.store.slot(salt);
     saltAcc.reset(new SlotAccess(&cx.store, s));
+    if (!saltAcc->ok()) return cx.Abandon(env, index, saltAcc->error());
     saltIn = In{saltAcc->bytes(), s->len};
   }
   if (hasIkm) {
     Slot* s = cx.store.slot(ikm);
     ikmAcc.reset(new SlotAccess(&cx.store, s));
+    if (!ikmAcc->ok()) return cx.Abandon(env, index, ikmAcc->error());
     parts[n++] = In{ikmAcc->bytes(), s->len};
   }
   if (!hkdfExtract(*cx.hashes, h, saltIn, parts, n, cx.store.slot(index)->alloc.bytes(), scratch, &err)) {
@@ -82,6 +84,7 @@ Napi::Value HpkeContextKey(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(secret);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   uint8_t* out = cx.store.slot(index)->alloc.bytes();
   if (!hkdfExpand(*cx.hashes, h, acc.bytes(), s->len, keyInfo, out, nk, scratch, &err) ||
       !hkdfExpand(*cx.hashes, h, acc.bytes(), s->len, nonceInfo, out + nk, kHpkeNonceLen, scratch, &err)) {
@@ -124,6 +127,7 @@ Napi::Value HpkeSeal(Context& cx, const Napi::CallbackInfo& info) {
   if (!cx.Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   const size_t nk = aeadKeyLen(a);
   uint8_t nonce[kHpkeNonceLen];
   hpkeNonce(acc.bytes() + nk, seq, nonce);
@@ -154,6 +158,7 @@ Napi::Value HpkeOpen(Context& cx, const Napi::CallbackInfo& info) {
   if (!cx.Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   const size_t nk = aeadKeyLen(a);
   uint8_t nonce[kHpkeNonceLen];
   hpkeNonce(acc.bytes() + nk, seq, nonce);
@@ -180,6 +185,7 @@ Napi::Value HpkeDeriveP256(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(prk);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   if (!hpkeDeriveP256(*cx.hashes, acc.bytes(), s->len, prefix, cx.store.slot(index)->alloc.bytes(), scratch + kScratchSeed,
                       scratch, &err)) {
     return cx.Abandon(env, index, err);

@@ -25,6 +25,7 @@ Napi::Value ConcatKdf(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(z);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   if (!concatKdfSha256(*cx.hashes, In{acc.bytes(), s->len}, otherInfo, cx.store.slot(index)->alloc.bytes(), len, scratch,
                        &err)) {
     return cx.Abandon(env, index, err);
