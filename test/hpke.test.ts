@@ -215,6 +215,8 @@ describe('HPKE keys stay on handles; errors are typed', () => {
     expect(() => hpkeOpen(x.privateKey, Buffer.alloc(31), Buffer.alloc(16))).toThrow(InvalidPublicKeyError);
     expect(() => hpkeSeal(x.publicKey, 'm', { suite: { aead: 'xchacha20-poly1305' as HpkeAead } })).toThrow(UnsupportedAlgorithmError);
     expect(() => hpkeSeal(x.publicKey, 'm', { suite: { kdf: 'hkdf-sha512' as 'hkdf-sha256' } })).toThrow(UnsupportedAlgorithmError);
+    // A fixed ephemeral key must be of the KEM's use.
+    expect(() => hpkeSenderContext(x.publicKey, { ephemeralKey: sig, scope: null })).toThrow(KeyUsageError);
     const p = generateKeyPair('ecdh-p256', { scope: null });
     const notOnCurve = Buffer.from(p.publicKey);
     notOnCurve[64] ^= 1;

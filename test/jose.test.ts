@@ -166,6 +166,18 @@ describe('JWE with handles interoperates with jose', () => {
     });
   }
 
+  it("'dir' + A128GCM both ways with the same 16 bytes", async () => {
+    const raw = randomBytes(16);
+    const key = importKey(Buffer.from(raw));
+    const ours = await new CompactEncrypt(Buffer.from('short key')).setProtectedHeader({ alg: 'dir', enc: 'A128GCM' }).encrypt(key);
+    expect(Buffer.from((await jose.compactDecrypt(ours, raw)).plaintext).toString()).toBe('short key');
+    const theirs = await new jose.CompactEncrypt(Buffer.from('back')).setProtectedHeader({ alg: 'dir', enc: 'A128GCM' }).encrypt(raw);
+    expect((await compactDecrypt(theirs, key)).plaintext.toString()).toBe('back');
+    // The key length must match "enc".
+    await expect(new CompactEncrypt(Buffer.from('x')).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key)).rejects.toBeInstanceOf(InvalidArgumentError);
+    key.release();
+  });
+
   it("'dir' + A256GCM both ways with the same 32 bytes", async () => {
     const raw = randomBytes(32);
     const key = importKey(Buffer.from(raw));
