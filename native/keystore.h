@@ -87,12 +87,17 @@ class KeyStore {
   size_t liveScopes() const { return liveScopes_; }
   // Wipes every slot and scope (fatal paths, process exit).
   size_t purge();
+  // Audit key channel (audit-channel.h), when on: writes every live slot,
+  // framed by a begin and an end record (live slot and scope counts).
+  void auditFlush();
 
  private:
   void detachLent(Slot* s);
   void unlink(uint32_t index);
   void canaryFailure(Err* err, const char* where);
   void freeSlot(uint32_t index);
+  // Audit key channel, when on: the slot's bytes, kind and owner (before a wipe or in a flush).
+  void auditSlot(uint32_t index, uint8_t record);
 
   napi_env env_;
   Arena arena_;
