@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
 
 namespace ss {
 namespace audit {
@@ -47,12 +48,44 @@ bool acceptable(int fd) {
   return fl >= 0 && (fl & O_ACCMODE) == O_WRONLY && (fl & O_APPEND) != 0;
 }
 
+// The value in the environment the process was started with (/proc/self/environ),
+// not the live one: JavaScript can change process.env before the addon loads, but
+// not what its parent passed to execve.
+bool fromExecEnvironment(std::string* value) {
+  int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string all;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    all.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  const std::string prefix = std::string(kEnvVar) + "=";
+  for (size_t at = 0; at < all.size();) {
+    size_t end = all.find('\0', at);
+    if (end == std::string::npos) end = all.size();
+    if (all.compare(at, prefix.size(), prefix) == 0) {
+      *value = all.substr(at + prefix.size(), end - at - prefix.size());
+      return true;
+    }
+    at = end + 1;
+  }
+  return false;
+}
+
 void readEnvironment() {
-  const char* text = getenv(kEnvVar);
-  if (!text) return;
+  bool live = getenv(kEnvVar) != nullptr;
+  unsetenv(kEnvVar);
+  std::string text;
+  if (!fromExecEnvironment(&text)) {
+    if (live) fprintf(stderr, "secret-scope: %s ignored: it was not in the environment the process started with\n", kEnvVar);
+    return;
+  }
   int fd = -1;
-  bool parsed = parseFd(text, &fd);
-  unsetenv(kEnvVar);  // `text` is not used past this point
+  bool parsed = parseFd(text.c_str(), &fd);
   if (!parsed || !acceptable(fd)) {
     fprintf(stderr, "secret-scope: %s ignored: it must name an unlinked, write-only, append-only file the auditor opened\n",
             kEnvVar);

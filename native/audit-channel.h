@@ -5,11 +5,12 @@
 // Off unless the auditor sets it up. The auditor starts the process with an
 // inherited descriptor to an unlinked, write-only, append-only regular file and
 // SECRET_SCOPE_AUDIT_KEY_FD naming it. That variable is read once per process,
-// when the addon first loads, and removed from the environment at once: setting
-// it later from JavaScript (or loading the addon again in a worker) turns
-// nothing on. A descriptor that is not an unlinked, write-only, append-only
-// regular file is refused, so an environment variable alone cannot make the
-// addon write keys to stdout, a log or a socket.
+// when the addon first loads, from the environment the process was started
+// with (/proc/self/environ), and removed from the live environment at once:
+// setting it from JavaScript, before or after the addon loads (or loading the
+// addon again in a worker) turns nothing on. A descriptor that is not an
+// unlinked, write-only, append-only regular file is refused, so an environment
+// variable alone cannot make the addon write keys to stdout, a log or a socket.
 //
 // When on, the key store writes, with writev(2) straight from the arena:
 // every slot it wipes (scope end, release, purge), and every live slot when

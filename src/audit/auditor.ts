@@ -417,11 +417,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     }
     const { code, signal } = await exited;
     clearTimeout(timeout);
+    // the child's own notice that the channel is on is expected; everything else is reported
+    const notice = 'secret-scope: audit key channel ON';
+    const childStderr = stderr.join('').split('\n').filter((l) => !l.startsWith(notice)).join('\n').trim();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     if (!finalSeen) {
-      result.errors.push(`the child ${how} before the audit finished${stderr.length ? `: ${stderr.join('').slice(-2000)}` : ''}`);
+      result.errors.push(`the child ${how} before the audit finished${childStderr ? `: ${childStderr.slice(-2000)}` : ''}`);
     } else if (code !== 0) {
-      result.errors.push(`the child ${how} after the last scan (it crashed; its last moments were not audited)${stderr.length ? `: ${stderr.join('').slice(-1000)}` : ''}`);
+      result.errors.push(`the child ${how} after the last scan (it crashed; its last moments were not audited)${childStderr ? `: ${childStderr.slice(-1000)}` : ''}`);
     }
     searchLogs(stdout, stderr);
     if (snapshotAsked && !result.heapSnapshot) result.heapSnapshot = { searched: false, hits: [], error: 'the child sent no heap snapshot' };
@@ -430,15 +433,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     result.keyChannel.records = channel.records;
     result.keyChannel.problems = channel.problems;
     for (const p of channel.problems) result.errors.push(p);
-    if (stderr.length && finalSeen) {
-      const text = stderr
-        .join('')
-        .split('\n')
-        .filter((l) => !l.startsWith('secret-scope: audit key channel ON'))
-        .join('\n')
-        .trim();
-      if (text) result.warnings.push(`child stderr: ${text.slice(-1000)}`);
-    }
+    if (childStderr && finalSeen) result.warnings.push(`child stderr: ${childStderr.slice(-1000)}`);
   } catch (e) {
     result.errors.push(String((e as Error)?.stack ?? e));
   } finally {
