@@ -44,7 +44,7 @@ function stale(): string | null {
   const built = mtime(OUT);
   if (built < 0) return 'build-asan/secret_scope.node is missing';
   const sources = [
-    ...readdirSync(join(REPO_ROOT, 'native')).map((f) => join(REPO_ROOT, 'native', f)),
+    ...readdirSync(join(REPO_ROOT, 'native'), { recursive: true, encoding: 'utf8' }).map((f) => join(REPO_ROOT, 'native', f)),
     join(REPO_ROOT, 'binding.gyp'),
     SCRIPT,
   ];

@@ -1,0 +1,234 @@
+// HKDF (extract, expand, expand-many, one-shot) and HMAC sign/verify on key handles.
+#include <sodium.h>
+
+#include <memory>
+
+#include "bindings/context.h"
+
+namespace ss {
+namespace {
+
+// hkdfExpandMany: outputs per call (the per-invocation key sets this serves are small).
+constexpr uint32_t kMaxExpandMany = 64;
+
+// ---- HKDF --------------------------------------------------------------
+// hkdfExtract(hash, ikm: handle | handle[], salt?, scope)
+Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  In salt;
+  uint32_t owner, index;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Bytes(info, 2, "salt", &salt, true, &err) || !cx.Owner(info, 3, &owner, &err)) {
+    return cx.Throw(env, err);
+  }
+  uint32_t ikm[8];
+  size_t parts = 0;
+  if (info[1].IsArray()) {
+    Napi::Array arr = info[1].As<Napi::Array>();
+    if (arr.Length() == 0 || arr.Length() > 8) return cx.Bad(env, "HKDF input key material takes 1 to 8 keys");
+    for (uint32_t k = 0; k < arr.Length(); k++) {
+      if (!cx.KeyValue(arr.Get(k), &ikm[parts], &err)) return cx.Throw(env, err);
+      parts++;
+    }
+  } else {
+    if (!cx.Key(info, 1, &ikm[0], &err)) return cx.Throw(env, err);
+    parts = 1;
+  }
+  uint8_t* scratch;
+  if (!cx.Scratch(&scratch, &err)) return cx.Throw(env, err);
+  Napi::Value id = cx.NewKey(env, hashLen(h), KeyKind::Secret, owner, false, &index);
+  if (env.IsExceptionPending()) return id;
+  In in[8];
+  std::unique_ptr<SlotAccess> acc[8];
+  for (size_t k = 0; k < parts; k++) {
+    Slot* s = cx.store.slot(ikm[k]);
+    acc[k].reset(new SlotAccess(&cx.store, s));
+    in[k] = In{acc[k]->bytes(), s->len};
+  }
+  if (!hkdfExtract(*cx.hashes, h, salt, in, parts, cx.store.slot(index)->alloc.bytes(), scratch, &err)) return cx.Abandon(env, index, err);
+  return id;
+}
+
+// hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array) -> count
+// One output key per info, HMAC keyed once. All or nothing: on any failure no key is left.
+Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  size_t len;
+  uint32_t prk, owner;
+  uint8_t* scratch;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &prk, &err) ||
+      !cx.Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 4, &owner, &err) ||
+      !cx.Scratch(&scratch, &err)) {
+    return cx.Throw(env, err);
+  }
+  if (!info[2].IsArray()) return cx.Bad(env, "HKDF-Expand infos must be an array");
+  Napi::Array arr = info[2].As<Napi::Array>();
+  const uint32_t n = arr.Length();
+  if (n == 0 || n > kMaxExpandMany) {
+    return cx.Bad(env, "HKDF-Expand takes 1 to " + std::to_string(kMaxExpandMany) + " infos at once; got " + std::to_string(n));
+  }
+  In infos[kMaxExpandMany];
+  for (uint32_t k = 0; k < n; k++) {
+    if (!cx.BytesValue(env, arr.Get(k), "info", &infos[k], true, &err)) return cx.Throw(env, err);
+  }
+  double* ids = nullptr;
+  {
+    napi_value v = info[5];
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    bool isTa = false;
+    if (napi_is_typedarray(env, v, &isTa) != napi_ok || !isTa ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array || length < n) {
+      return cx.Bad(env, "HKDF-Expand ids must be a Float64Array with room for every key");
+    }
+    ids = static_cast<double*>(data);
+  }
+  if (cx.store.slot(prk)->len < hashLen(h)) return cx.Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
+  uint32_t index[kMaxExpandMany];
+  for (uint32_t k = 0; k < n; k++) {
+    if (!cx.store.create(len, KeyKind::Secret, owner, false, &index[k], &err)) {
+      for (uint32_t j = 0; j < k; j++) {
+        Err ignored;
+        cx.store.destroy(index[j], &ignored);
+      }
+      return cx.Throw(env, err);
+    }
+  }
+  uint8_t* outs[kMaxExpandMany];
+  for (uint32_t k = 0; k < n; k++) outs[k] = cx.store.slot(index[k])->alloc.bytes();
+  Slot* ps = cx.store.slot(prk);
+  bool ok;
+  {
+    SlotAccess acc(&cx.store, ps);
+    ok = hkdfExpandMany(*cx.hashes, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+  }
+  if (!ok) {
+    for (uint32_t k = 0; k < n; k++) {
+      Err ignored;
+      cx.store.destroy(index[k], &ignored);
+    }
+    return cx.Throw(env, err);
+  }
+  for (uint32_t k = 0; k < n; k++) ids[k] = cx.store.keyId(index[k]);
+  return Napi::Number::New(env, n);
+}
+
+// hkdfExpand(hash, prk, info, length, scope)
+Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  In inf;
+  size_t len;
+  uint32_t prk, owner, index;
+  uint8_t* scratch;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &prk, &err) || !cx.Bytes(info, 2, "info", &inf, true, &err) ||
+      !cx.Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 4, &owner, &err) ||
+      !cx.Scratch(&scratch, &err)) {
+    return cx.Throw(env, err);
+  }
+  Slot* ps = cx.store.slot(prk);
+  if (ps->len < hashLen(h)) return cx.Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
+  Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, false, &index);
+  if (env.IsExceptionPending()) return id;
+  ps = cx.store.slot(prk);
+  SlotAccess acc(&cx.store, ps);
+  if (!hkdfExpand(*cx.hashes, h, acc.bytes(), ps->len, inf, cx.store.slot(index)->alloc.bytes(), len, scratch, &err)) {
+    return cx.Abandon(env, index, err);
+  }
+  return id;
+}
+
+// hkdf(hash, ikm, salt?, info, length, scope): extract + expand, PRK only in scratch.
+Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  In salt, inf;
+  size_t len;
+  uint32_t ikm, owner, index;
+  uint8_t* scratch;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &ikm, &err) || !cx.Bytes(info, 2, "salt", &salt, true, &err) ||
+      !cx.Bytes(info, 3, "info", &inf, true, &err) ||
+      !cx.Size(info, 4, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 5, &owner, &err) ||
+      !cx.Scratch(&scratch, &err)) {
+    return cx.Throw(env, err);
+  }
+  Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, false, &index);
+  if (env.IsExceptionPending()) return id;
+  Slot* is = cx.store.slot(ikm);
+  SlotAccess acc(&cx.store, is);
+  uint8_t* prk = scratch + kScratchAfterHmac;  // after the HMAC area, which each HKDF step wipes (ops/hkdf.h)
+  In part{acc.bytes(), is->len};
+  bool ok = hkdfExtract(*cx.hashes, h, salt, &part, 1, prk, scratch, &err) &&
+            hkdfExpand(*cx.hashes, h, prk, hashLen(h), inf, cx.store.slot(index)->alloc.bytes(), len, scratch, &err);
+  sodium_memzero(prk, hashLen(h));
+  if (!ok) return cx.Abandon(env, index, err);
+  return id;
+}
+
+// ---- HMAC --------------------------------------------------------------
+Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  In msg;
+  uint32_t k;
+  size_t tagLen;
+  uint8_t* scratch;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "message", &msg, false, &err)) {
+    return cx.Throw(env, err);
+  }
+  if (info[3].IsUndefined()) {
+    tagLen = hashLen(h);
+  } else if (!cx.Size(info, 3, "tag length", 16, hashLen(h), &tagLen, &err)) {
+    return cx.Throw(env, err);
+  }
+  if (!cx.Scratch(&scratch, &err)) return cx.Throw(env, err);
+  Slot* s = cx.store.slot(k);
+  SlotAccess acc(&cx.store, s);
+  Napi::Value out;
+  uint8_t* data;
+  if (!cx.Output(info, 4, tagLen, &out, &data, &err)) return cx.Throw(env, err);
+  if (!hmacSign(*cx.hashes, h, In{acc.bytes(), s->len}, msg, data, tagLen, scratch, &err)) return cx.Throw(env, err);
+  return out;
+}
+
+Napi::Value HmacVerify(Context& cx, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Err err;
+  Hash h;
+  In msg, tag;
+  uint32_t k;
+  uint8_t* scratch;
+  bool valid = false;
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "message", &msg, false, &err) ||
+      !cx.Bytes(info, 3, "tag", &tag, false, &err) || !cx.Scratch(&scratch, &err)) {
+    return cx.Throw(env, err);
+  }
+  Slot* s = cx.store.slot(k);
+  SlotAccess acc(&cx.store, s);
+  if (!hmacVerify(*cx.hashes, h, In{acc.bytes(), s->len}, msg, tag, &valid, scratch, &err)) return cx.Throw(env, err);
+  return Napi::Boolean::New(env, valid);
+}
+
+}  // namespace
+
+SS_BINDING_FAMILY(hkdf) {
+  static const Binding kBindings[] = {
+    {"hkdfExtract", bind<HkdfExtract>},
+    {"hkdfExpand", bind<HkdfExpand>},
+    {"hkdfExpandMany", bind<HkdfExpandMany>},
+    {"hkdf", bind<Hkdf>},
+    {"hmacSign", bind<HmacSign>},
+    {"hmacVerify", bind<HmacVerify>},
+  };
+  registry.add(kBindings);
+}
+
+}  // namespace ss
