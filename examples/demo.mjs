@@ -37,7 +37,7 @@ const token = await import('./handlers/token-plain.mjs');
 show('HMAC-signed token (plain handler, withSecretScope)', await run('token', token.handler, { user: 'alice' }));
 
 const session = await import('./handlers/session-middy.mjs');
-show('sealed record (middy + secretScopeMiddleware)', await run('session-middy', session.handler, { record: { order: 1234 } }));
+show('sealed record (secretScopeMiddy(middy(handler)))', await run('session-middy', session.handler, { record: { order: 1234 } }));
 
 const envelope = await import('./handlers/envelope.mjs');
 const sealedForAcme = await run('envelope', envelope.handler, { tenantId: 'acme', record: { invoice: 7, total: 99.5 } });

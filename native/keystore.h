@@ -49,11 +49,15 @@ class SlotAccess {
   uint8_t* bytes() const { return slot_->alloc.bytes(); }
   uint32_t len() const { return slot_->len; }
   bool ok() const { return ok_; }
+  // Why the slot could not be opened (a sealed vault region that failed to unseal).
+  const Err& error() const { return err_; }
 
  private:
   KeyStore* ks_;
   Slot* slot_;
+  Region* region_;
   bool ok_ = false;
+  Err err_;
 };
 
 class KeyStore {
@@ -85,6 +89,8 @@ class KeyStore {
   bool verifyAll(Err* err);
   size_t liveSlots() const { return live_; }
   size_t liveScopes() const { return liveScopes_; }
+  // Slots whose lent view could not be detached: wiped, their cells never reused.
+  size_t quarantined() const { return quarantined_; }
   // Wipes every slot and scope (fatal paths, process exit).
   size_t purge();
   // Audit key channel (audit-channel.h), when on: writes every live slot,
@@ -92,7 +98,8 @@ class KeyStore {
   void auditFlush();
 
  private:
-  void detachLent(Slot* s);
+  // False when a lent view could not be detached (the caller quarantines the cells).
+  bool detachLent(Slot* s);
   void unlink(uint32_t index);
   void canaryFailure(Err* err, const char* where);
   void freeSlot(uint32_t index);
@@ -109,6 +116,7 @@ class KeyStore {
   uint64_t nextSerial_ = 0;
   size_t live_ = 0;
   size_t liveScopes_ = 0;
+  size_t quarantined_ = 0;
   friend class SlotAccess;
 };
 

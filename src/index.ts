@@ -46,6 +46,7 @@ export {
   withSecretScopeStreaming,
   TimeoutError,
   secretScopeMiddleware,
+  secretScopeMiddy,
   secretScopeValidateOptions,
   bindScope,
   secretScoped,

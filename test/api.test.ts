@@ -512,7 +512,7 @@ describe('hkdfExpandMany on a nearly full arena (a second addon instance limited
 });
 
 describe('HMAC tag lengths', () => {
-  it('truncated tags of 16..HashLen bytes verify on their length; other lengths are refused', () => {
+  it('a truncated tag verifies only when tagLength asks for exactly its length; other lengths are invalid', () => {
     for (const [hash, hl] of [
       ['sha256', 32],
       ['sha512', 64],
@@ -521,16 +521,23 @@ describe('HMAC tag lengths', () => {
       const full = hmacSign(key, 'message', { hash });
       expect(full.length).toBe(hl);
       for (const n of [16, 17, hl - 1, hl]) {
-        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash }), `${hash} ${n}`).toBe(true);
+        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash, tagLength: n }), `${hash} ${n}`).toBe(true);
+        // Without tagLength only the full tag verifies: every truncation of a valid tag is refused.
+        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash }), `${hash} ${n} untruncated`).toBe(n === hl);
+        // A longer or shorter tag than asked for is invalid, even a prefix of the valid one.
+        if (n > 16) expect(hmacVerify(key, 'message', full.subarray(0, n - 1), { hash, tagLength: n })).toBe(false);
+        if (n < hl) expect(hmacVerify(key, 'message', full.subarray(0, n + 1), { hash, tagLength: n })).toBe(false);
         const bad = Buffer.from(full.subarray(0, n));
         bad[n - 1]! ^= 1;
-        expect(hmacVerify(key, 'message', bad, { hash })).toBe(false);
+        expect(hmacVerify(key, 'message', bad, { hash, tagLength: n })).toBe(false);
         expect(hmacSign(key, 'message', { hash, tagLength: n }).equals(full.subarray(0, n))).toBe(true);
       }
       for (const n of [0, 1, 8, 15, hl + 1, hl * 2]) {
-        expect(() => hmacVerify(key, 'message', Buffer.alloc(n), { hash }), `${hash} verify ${n}`).toThrow(InvalidArgumentError);
+        expect(hmacVerify(key, 'message', Buffer.alloc(n), { hash }), `${hash} verify ${n}`).toBe(false);
+        expect(() => hmacVerify(key, 'message', full, { hash, tagLength: n }), `${hash} verify tagLength ${n}`).toThrow(InvalidArgumentError);
         expect(() => hmacSign(key, 'message', { hash, tagLength: n }), `${hash} sign ${n}`).toThrow(InvalidArgumentError);
       }
+      expect(() => hmacVerify(key, 'message', full, { hash, tagLength: 16.5 })).toThrow(InvalidArgumentError);
       expect(() => hmacSign(key, 'message', { hash, tagLength: 16.5 })).toThrow(InvalidArgumentError);
       key.release();
     }
@@ -551,7 +558,7 @@ describe('options and arguments', () => {
       () => hkdfExtract(key, { info: 'x' } as never),
       () => hkdfExpand(key, { salt: 'x' } as never),
       () => hmacSign(key, 'm', x),
-      () => hmacVerify(key, 'm', Buffer.alloc(32), { tagLength: 16 } as never),
+      () => hmacVerify(key, 'm', Buffer.alloc(32), { tagLenght: 16 } as never),
       () => aeadSeal(key, Buffer.alloc(24), 'm', x),
       () => aeadOpen(key, Buffer.alloc(24), Buffer.alloc(16), x),
       () => x25519KeyPair(x),
@@ -674,7 +681,7 @@ describe('error messages never contain key bytes', () => {
     };
     const key = importKey(known(), { label: 'known' });
     const key16 = importKey(known().subarray(0, 16));
-    attempt(() => hmacVerify(key, 'm', Buffer.alloc(8)));
+    attempt(() => hmacVerify(key, 'm', Buffer.alloc(8), { tagLength: 8 }));
     attempt(() => hmacSign(key, 'm', { tagLength: 99 }));
     attempt(() => aeadOpen(key, Buffer.alloc(24), Buffer.alloc(40)));
     attempt(() => aeadOpen(key, Buffer.alloc(12), Buffer.alloc(40), { algorithm: 'chacha20-poly1305' }));

@@ -20,6 +20,7 @@ Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
   if (!aeadCheck(a, s->len, nonce.n, &err) || !cx.Scratch(&scratch, &err)) return cx.Throw(env, err);
   s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
@@ -45,6 +46,7 @@ Napi::Value AeadOpen(Context& cx, const Napi::CallbackInfo& info) {
   }
   s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);

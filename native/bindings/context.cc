@@ -14,6 +14,19 @@ Napi::Value Context::Throw(Napi::Env env, Code code, const std::string& message)
   return env.Undefined();
 }
 
+bool Context::Elements(Napi::Value v, uint32_t max, Napi::Value* out, uint32_t* n, Err* err) {
+  Napi::Array arr = v.As<Napi::Array>();
+  const uint32_t length = arr.Length();
+  if (v.Env().IsExceptionPending()) return err->set(Code::InvalidArgument, "the array could not be read");
+  if (length > max) return err->set(Code::InvalidArgument, "at most " + std::to_string(max) + " elements; got " + std::to_string(length));
+  for (uint32_t k = 0; k < length; k++) {
+    out[k] = arr.Get(k);
+    if (v.Env().IsExceptionPending()) return err->set(Code::InvalidArgument, "the array could not be read");
+  }
+  *n = length;
+  return true;
+}
+
 Napi::Value Context::Abandon(Napi::Env env, uint32_t index, const Err& err) {
   Err ignored;
   store.destroy(index, &ignored);

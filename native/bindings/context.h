@@ -28,6 +28,9 @@ class Context {
   Napi::FunctionReference errorFactory;  // set by setErrorFactory; makes the typed JS errors
 
   // ---- errors (each returns undefined for `return Throw(...)`) -------------
+  // Reads up to `max` elements of a JS array into `out` before anything else is validated
+  // (element reads can run JavaScript); more than `max` is an error.
+  bool Elements(Napi::Value v, uint32_t max, Napi::Value* out, uint32_t* n, Err* err);
   Napi::Value Throw(Napi::Env env, Code code, const std::string& message);
   Napi::Value Throw(Napi::Env env, const Err& err) { return Throw(env, err.code, err.message); }
   Napi::Value Bad(Napi::Env env, const std::string& message) { return Throw(env, Code::InvalidArgument, message); }

@@ -15,7 +15,12 @@ Napi::Value ExposeBegin(Context& cx, const Napi::CallbackInfo& info) {
   if (s->sealed) return cx.Bad(env, "sealed root keys cannot be exposed");
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, s->alloc.bytes(), s->len);
   if (env.IsExceptionPending()) return env.Undefined();
-  napi_create_reference(env, ab, 1, &s->lent);
+  // Without the reference the view could never be detached when the key goes: refuse to lend.
+  if (napi_create_reference(env, ab, 1, &s->lent) != napi_ok || s->lent == nullptr) {
+    s->lent = nullptr;
+    napi_detach_arraybuffer(env, ab);
+    return cx.Throw(env, Code::Internal, "exposeUnsafe: the lent view could not be tracked; nothing was lent");
+  }
   return ab;
 }
 

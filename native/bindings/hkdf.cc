@@ -19,16 +19,21 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   Hash h;
   In salt;
   uint32_t owner, index;
+  // Array elements first: reading them can run JavaScript (getters, proxies), which must not
+  // run after any handle or byte pointer below has been validated.
+  Napi::Value elements[8];
+  uint32_t count = 0;
+  const bool many = info[1].IsArray();
+  if (many && !cx.Elements(info[1], 8, elements, &count, &err)) return cx.Throw(env, err);
+  if (many && count == 0) return cx.Bad(env, "HKDF input key material takes 1 to 8 keys");
   if (!cx.HashArg(info, 0, &h, &err) || !cx.Bytes(info, 2, "salt", &salt, true, &err) || !cx.Owner(info, 3, &owner, &err)) {
     return cx.Throw(env, err);
   }
   uint32_t ikm[8];
   size_t parts = 0;
-  if (info[1].IsArray()) {
-    Napi::Array arr = info[1].As<Napi::Array>();
-    if (arr.Length() == 0 || arr.Length() > 8) return cx.Bad(env, "HKDF input key material takes 1 to 8 keys");
-    for (uint32_t k = 0; k < arr.Length(); k++) {
-      if (!cx.KeyValue(arr.Get(k), &ikm[parts], &err)) return cx.Throw(env, err);
+  if (many) {
+    for (uint32_t k = 0; k < count; k++) {
+      if (!cx.KeyValue(elements[k], &ikm[parts], &err)) return cx.Throw(env, err);
       parts++;
     }
   } else {
@@ -44,6 +49,7 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   for (size_t k = 0; k < parts; k++) {
     Slot* s = cx.store.slot(ikm[k]);
     acc[k].reset(new SlotAccess(&cx.store, s));
+    if (!acc[k]->ok()) return cx.Abandon(env, index, acc[k]->error());
     in[k] = In{acc[k]->bytes(), s->len};
   }
   if (!hkdfExtract(*cx.hashes, h, salt, in, parts, cx.store.slot(index)->alloc.bytes(), scratch, &err)) return cx.Abandon(env, index, err);
@@ -59,20 +65,21 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   size_t len;
   uint32_t prk, owner;
   uint8_t* scratch;
+  // The infos first: reading array elements can run JavaScript (getters, proxies) that could
+  // release the PRK or detach a buffer after they were validated.
+  if (!info[2].IsArray()) return cx.Bad(env, "HKDF-Expand infos must be an array");
+  Napi::Value elements[kMaxExpandMany];
+  uint32_t n = 0;
+  if (!cx.Elements(info[2], kMaxExpandMany, elements, &n, &err)) return cx.Throw(env, err);
+  if (n == 0) return cx.Bad(env, "HKDF-Expand takes 1 to " + std::to_string(kMaxExpandMany) + " infos at once; got 0");
   if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &prk, &err) ||
       !cx.Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 4, &owner, &err) ||
       !cx.Scratch(&scratch, &err)) {
     return cx.Throw(env, err);
   }
-  if (!info[2].IsArray()) return cx.Bad(env, "HKDF-Expand infos must be an array");
-  Napi::Array arr = info[2].As<Napi::Array>();
-  const uint32_t n = arr.Length();
-  if (n == 0 || n > kMaxExpandMany) {
-    return cx.Bad(env, "HKDF-Expand takes 1 to " + std::to_string(kMaxExpandMany) + " infos at once; got " + std::to_string(n));
-  }
   In infos[kMaxExpandMany];
   for (uint32_t k = 0; k < n; k++) {
-    if (!cx.BytesValue(env, arr.Get(k), "info", &infos[k], true, &err)) return cx.Throw(env, err);
+    if (!cx.BytesValue(env, elements[k], "info", &infos[k], true, &err)) return cx.Throw(env, err);
   }
   double* ids = nullptr;
   {
@@ -105,7 +112,8 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   bool ok;
   {
     SlotAccess acc(&cx.store, ps);
-    ok = hkdfExpandMany(*cx.hashes, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+    if (!acc.ok()) err = acc.error();
+    ok = acc.ok() && hkdfExpandMany(*cx.hashes, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
   }
   if (!ok) {
     for (uint32_t k = 0; k < n; k++) {
@@ -138,6 +146,7 @@ Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   ps = cx.store.slot(prk);
   SlotAccess acc(&cx.store, ps);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   if (!hkdfExpand(*cx.hashes, h, acc.bytes(), ps->len, inf, cx.store.slot(index)->alloc.bytes(), len, scratch, &err)) {
     return cx.Abandon(env, index, err);
   }
@@ -163,6 +172,7 @@ Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* is = cx.store.slot(ikm);
   SlotAccess acc(&cx.store, is);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   uint8_t* prk = scratch + kScratchAfterHmac;  // after the HMAC area, which each HKDF step wipes (ops/hkdf.h)
   In part{acc.bytes(), is->len};
   bool ok = hkdfExtract(*cx.hashes, h, salt, &part, 1, prk, scratch, &err) &&
@@ -192,6 +202,7 @@ Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
   if (!cx.Scratch(&scratch, &err)) return cx.Throw(env, err);
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 4, tagLen, &out, &data, &err)) return cx.Throw(env, err);
@@ -213,6 +224,7 @@ Napi::Value HmacVerify(Context& cx, const Napi::CallbackInfo& info) {
   }
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   if (!hmacVerify(*cx.hashes, h, In{acc.bytes(), s->len}, msg, tag, &valid, scratch, &err)) return cx.Throw(env, err);
   return Napi::Boolean::New(env, valid);
 }

@@ -87,9 +87,15 @@ Napi::Value KeyRandom(Context& cx, const Napi::CallbackInfo& info) {
   bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) return id;
-  Slot* s = cx.store.slot(index);
-  SlotAccess acc(&cx.store, s);
-  if (!fillRandom(acc.bytes(), len, &err)) return cx.Abandon(env, index, err);
+  bool ok;
+  {
+    // Closed before any Abandon below: releasing the slot while it is open would make the
+    // close read a freed slot.
+    SlotAccess acc(&cx.store, cx.store.slot(index));
+    if (!acc.ok()) err = acc.error();
+    ok = acc.ok() && fillRandom(acc.bytes(), len, &err);
+  }
+  if (!ok) return cx.Abandon(env, index, err);
   return id;
 }
 
@@ -106,7 +112,12 @@ Napi::Value KeyImport(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   {
     SlotAccess acc(&cx.store, cx.store.slot(index));
-    std::memcpy(acc.bytes(), src.p, src.n);
+    if (acc.ok()) std::memcpy(acc.bytes(), src.p, src.n);
+    else err = acc.error();
+  }
+  if (err) {
+    sodium_memzero(const_cast<uint8_t*>(src.p), src.n);
+    return cx.Abandon(env, index, err);
   }
   sodium_memzero(const_cast<uint8_t*>(src.p), src.n);
   return id;
@@ -141,7 +152,8 @@ Napi::Value KeyDecode(Context& cx, const Napi::CallbackInfo& info) {
   bool ok;
   {
     SlotAccess acc(&cx.store, cx.store.slot(index));
-    ok = decodeInto(static_cast<Encoding>(enc), part, acc.bytes(), outLen, &err);
+    if (!acc.ok()) err = acc.error();
+    ok = acc.ok() && decodeInto(static_cast<Encoding>(enc), part, acc.bytes(), outLen, &err);
   }
   sodium_memzero(wipeFrom, len);
   if (!ok) return cx.Abandon(env, index, err);

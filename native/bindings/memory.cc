@@ -124,6 +124,10 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   r.Set("liveScopes", static_cast<double>(cx.store.liveScopes()));
   r.Set("cellsInUse", static_cast<double>(a.usedCells()));
   r.Set("cellsTotal", static_cast<double>(a.totalCells()));
+  // Violations the addon survived but must not hide: a vault left readable, lent views it
+  // could not detach (their cells are wiped and never reused).
+  r.Set("vaultSealFailures", static_cast<double>(s.sealFailures));
+  r.Set("quarantinedSlots", static_cast<double>(cx.store.quarantined()));
   struct utsname u;
   if (uname(&u) == 0) {
     r.Set("kernel", u.release);
@@ -138,8 +142,11 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
     r.Set("coreLimit", core.rlim_cur == RLIM_INFINITY ? Napi::Value(env.Null())
                                                        : Napi::Value(Napi::Number::New(env, static_cast<double>(core.rlim_cur))));
   }
-  Napi::Array notes = Napi::Array::New(env, s.notes.size());
-  for (size_t i = 0; i < s.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), s.notes[i]);
+  std::vector<std::string> all = s.notes;
+  if (s.sealFailures) all.push_back("a vault region holding a root key failed to re-seal " + std::to_string(s.sealFailures) + " time(s) (" + errnoText(s.sealErrno) + "); verifyGuards() retries and throws while it stays readable");
+  if (cx.store.quarantined()) all.push_back(std::to_string(cx.store.quarantined()) + " lent key view(s) could not be detached; those keys were wiped and their memory quarantined");
+  Napi::Array notes = Napi::Array::New(env, all.size());
+  for (size_t i = 0; i < all.size(); i++) notes.Set(static_cast<uint32_t>(i), all[i]);
   r.Set("notes", notes);
   return r;
 }

@@ -32,6 +32,7 @@ Napi::Value X25519PublicKey(Context& cx, const Napi::CallbackInfo& info) {
   Slot* s = cx.store.slot(k);
   if (s->len != 32) return cx.Bad(env, "an X25519 private key is 32 bytes; this key has " + std::to_string(s->len));
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Throw(env, acc.error());
   Napi::Buffer<uint8_t> pk = Napi::Buffer<uint8_t>::New(env, 32);
   if (!x25519Public(acc.bytes(), pk.Data(), &err)) return cx.Throw(env, err);
   return pk;
@@ -53,6 +54,7 @@ Napi::Value X25519SharedKey(Context& cx, const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);
+  if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   if (!x25519Shared(acc.bytes(), peer, cx.store.slot(index)->alloc.bytes(), &err)) return cx.Abandon(env, index, err);
   return id;
 }

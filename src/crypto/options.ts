@@ -21,7 +21,7 @@ export const EXTRACT_OPTS = [...KEY_OPTS, 'hash', 'salt'];
 export const EXPAND_OPTS = [...KEY_OPTS, 'hash', 'info', 'length', 'use'];
 export const EXPAND_MANY_OPTS = [...KEY_OPTS, 'hash', 'length', 'use'];
 export const HMAC_OPTS = ['hash', 'tagLength'];
-export const VERIFY_OPTS = ['hash'];
+export const VERIFY_OPTS = ['hash', 'tagLength'];
 
 export function hashId(hash: unknown = 'sha256'): number {
   const id = HASHES[hash as Hash];

@@ -4,5 +4,6 @@
  */
 export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedContext } from './wrapper.js';
 export { secretScopeMiddleware, secretScopeValidateOptions, bindScope } from './middy.js';
+export { secretScopeMiddy } from './middy-wrapper.js';
 export { secretScoped } from './decorator.js';
 export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';

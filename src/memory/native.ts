@@ -68,6 +68,10 @@ export interface NativeReport {
   regionPages: number;
   regions: number;
   regionsCreated: number;
+  /** Times a vault region (root keys) could not be re-sealed after use (it stayed readable). */
+  vaultSealFailures: number;
+  /** Keys whose lent view could not be detached: wiped, memory never reused. */
+  quarantinedSlots: number;
   regionsReleased: number;
   liveSlots: number;
   liveScopes: number;
