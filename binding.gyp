@@ -15,7 +15,7 @@
         "-static-libstdc++",
         "-static-libgcc"
       ],
-      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))"],
+      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))", "<!(node native/bearssl-lib.cjs <(target_arch))"],
       "conditions": [
         ["OS!='linux'", { "type": "none" }]
       ]
