@@ -21,7 +21,8 @@
   FAMILY(hpke)      /* hpkeLabeledExtract hpkeContextKey hpkeSeal hpkeOpen hpkeDeriveP256 */           \
   FAMILY(jose)      /* concatKdf */                                                                    \
   FAMILY(expose)    /* exposeBegin exposeEnd */                                                        \
-  FAMILY(testing)   /* test* hooks */
+  FAMILY(testing)   /* test* hooks */                                                                  \
+  FAMILY(audit)     /* auditFlush: the audit key channel (off unless the auditor set it up) */
 
 namespace ss {
 

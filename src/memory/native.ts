@@ -67,6 +67,11 @@ export interface NativeAddon {
   testCorrupt(key: number, offset: number): void;
   testBytesToRegionEnd(key: number): number;
   testSlotAddress(key: number): bigint;
+  /**
+   * Audit key channel (native/audit-channel.h): writes every live slot to the
+   * auditor's descriptor; -1 and nothing written when the channel is off.
+   */
+  auditFlush(): number;
 }
 
 export interface NativeReport {
