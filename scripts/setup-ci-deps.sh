@@ -46,6 +46,7 @@ for c in cc c++ make python3 pkg-config setpriv prlimit cmake xz; do
   command -v "$c" >/dev/null || { log "missing command after install: $c"; exit 1; }
 done
 pkg-config --exists libsodium || { log "pkg-config cannot find libsodium"; exit 1; }
+node "$here/../native/bearssl-lib.cjs" x64 >/dev/null || { log "no static libbearssl.a"; exit 1; }
 
 if [ "$with_arm64" -eq 1 ]; then
   bash "$here/setup-arm64.sh"

@@ -36,6 +36,8 @@ import {
   hmacSign,
   hmacVerify,
   importKey,
+  importPrivateKey,
+  KeyUsageError,
   open,
   openScope,
   protectionReport,
@@ -235,14 +237,18 @@ describe('exposeUnsafe', () => {
       expect(() => hkdfExpand(key)).toThrow(KeyLentError);
       expect(() => aeadSeal(key, Buffer.alloc(24), 'x')).toThrow(KeyLentError);
       expect(() => seal(key, 'x')).toThrow(KeyLentError);
-      expect(() => x25519PublicKey(key)).toThrow(KeyLentError);
-      expect(() => x25519SharedSecret(key, Buffer.alloc(32, 9))).toThrow(KeyLentError);
       expect(() => exposeUnsafe(key, () => 0)).toThrow(KeyLentError);
       expect(() => testing.corruptAt(key, 0)).toThrow(KeyLentError);
       // Other keys are unaffected.
       expect(hmacSign(other, 'x').length).toBe(32);
     });
     other.release();
+    // An X25519 key (a 'secret' key is not one: key separation) while lent.
+    const xkey = importPrivateKey(known(), { use: 'x25519' });
+    exposeUnsafe(xkey, () => {
+      expect(() => x25519PublicKey(xkey)).toThrow(KeyLentError);
+      expect(() => x25519SharedSecret(xkey, Buffer.alloc(32, 9))).toThrow(KeyLentError);
+    });
   });
 });
 
@@ -592,8 +598,11 @@ describe('options and arguments', () => {
     expect(() => open(key, Buffer.alloc(39))).toThrow(InvalidArgumentError);
     expect(() => aeadSeal(key, 'nonce' as never, 'm')).toThrow(InvalidArgumentError);
     expect(() => hmacSign(key, 42 as never)).toThrow(InvalidArgumentError);
-    expect(() => x25519SharedSecret(key, Buffer.alloc(31))).toThrow(InvalidArgumentError);
-    expect(() => x25519PublicKey(randomKey(16))).toThrow(InvalidArgumentError);
+    const { privateKey: xkey } = x25519KeyPair();
+    expect(() => x25519SharedSecret(xkey, Buffer.alloc(31))).toThrow(InvalidArgumentError);
+    xkey.release();
+    // A 16-byte generic key is not an X25519 key (before key separation: a length error).
+    expect(() => x25519PublicKey(randomKey(16))).toThrow(KeyUsageError);
     const short = randomKey(16);
     expect(() => hkdfExpand(short)).toThrow(InvalidArgumentError);
     expect(() => aeadSeal(short, Buffer.alloc(24), 'm')).toThrow(InvalidArgumentError);
@@ -695,8 +704,10 @@ describe('error messages never contain key bytes', () => {
     attempt(() => hkdfExpand(key16));
     attempt(() => hkdf(key, { length: 100000 }));
     attempt(() => hkdf(key, { hash: 'sha1' as never }));
-    attempt(() => x25519SharedSecret(key, Buffer.alloc(32))); // low-order point
-    attempt(() => x25519SharedSecret(key, KNOWN)); // the key as a peer public key: fine, release the result
+    const xkey = importPrivateKey(known(), { use: 'x25519' });
+    attempt(() => x25519SharedSecret(key, KNOWN)); // a 'secret' key: KeyUsageError
+    attempt(() => x25519SharedSecret(xkey, Buffer.alloc(32))); // low-order point
+    attempt(() => x25519SharedSecret(xkey, KNOWN)); // the key as a peer public key: fine, release the result
     attempt(() => x25519PublicKey(key16));
     attempt(() => hmacSign(key, 'm', { bogus: KNOWN.toString('hex') } as never));
     // The key's own text, malformed: the message must not echo the input.

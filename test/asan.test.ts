@@ -119,7 +119,7 @@ function expectClean(r: RunResult, section: string) {
 }
 
 const BACKENDS = ['mlock', 'memfd_secret'] as const;
-const SECTIONS = ['vectors', 'arena', 'scopes', 'canaries', 'expose', 'nullSalt', 'nanSizes', 'badInputs', 'fuzz'] as const;
+const SECTIONS = ['vectors', 'arena', 'scopes', 'canaries', 'expose', 'nullSalt', 'nanSizes', 'asymmetric', 'badInputs', 'fuzz'] as const;
 
 describe('addon under ASan + UBSan', () => {
   it('positive control: a wild write into a guard page is reported by ASan (the runtime and its SEGV handler are live)', async (ctx) => {

@@ -18,6 +18,7 @@ import {
   hmacSign,
   hmacVerify,
   importKey,
+  importPrivateKey,
   openScope,
   protectionReport,
   x25519PublicKey,
@@ -316,7 +317,7 @@ describe('Wycheproof X25519', () => {
         t.expect(tc.result);
         const zero = /^(00)+$/.test(tc.shared as string);
         const why = inScope((scope): string | undefined => {
-          const priv = importKey(hex(tc.private), { scope });
+          const priv = importPrivateKey(hex(tc.private), { scope, use: 'x25519' });
           const pub = hex(tc.public);
           if (zero) {
             const e = thrown(() => x25519SharedSecret(priv, pub, { scope }));

@@ -1,5 +1,6 @@
 // AEAD seal/open with a key handle; ciphertext and plaintext are public data.
 #include "bindings/context.h"
+#include "bindings/uses.h"
 
 namespace ss {
 namespace {
@@ -12,8 +13,8 @@ Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
   In nonce, msg, aad;
   uint32_t k;
   uint8_t* scratch;
-  if (!cx.AeadArg(info, 0, &a, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "nonce", &nonce, false, &err) ||
-      !cx.Bytes(info, 3, "plaintext", &msg, false, &err) || !cx.Bytes(info, 4, "associated data", &aad, true, &err)) {
+  if (!cx.AeadArg(info, 0, &a, &err) || !cx.Key(info, 1, &k, &err) || !Uses(cx, k, Op::Aead, "aeadSeal", &err) ||
+      !cx.Bytes(info, 2, "nonce", &nonce, false, &err) || !cx.Bytes(info, 3, "plaintext", &msg, false, &err) || !cx.Bytes(info, 4, "associated data", &aad, true, &err)) {
     return cx.Throw(env, err);
   }
   Slot* s = cx.store.slot(k);
@@ -35,8 +36,8 @@ Napi::Value AeadOpen(Context& cx, const Napi::CallbackInfo& info) {
   In nonce, ct, aad;
   uint32_t k;
   uint8_t* scratch;
-  if (!cx.AeadArg(info, 0, &a, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "nonce", &nonce, false, &err) ||
-      !cx.Bytes(info, 3, "ciphertext", &ct, false, &err) || !cx.Bytes(info, 4, "associated data", &aad, true, &err)) {
+  if (!cx.AeadArg(info, 0, &a, &err) || !cx.Key(info, 1, &k, &err) || !Uses(cx, k, Op::Aead, "aeadOpen", &err) ||
+      !cx.Bytes(info, 2, "nonce", &nonce, false, &err) || !cx.Bytes(info, 3, "ciphertext", &ct, false, &err) || !cx.Bytes(info, 4, "associated data", &aad, true, &err)) {
     return cx.Throw(env, err);
   }
   Slot* s = cx.store.slot(k);

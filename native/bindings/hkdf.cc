@@ -1,9 +1,12 @@
 // HKDF (extract, expand, expand-many, one-shot) and HMAC sign/verify on key handles.
+// The deriving functions take the new key's use (default hkdf); for a private-key
+// use the key is made from nlen/8 + 8 bytes of output (bindings/uses.h).
 #include <sodium.h>
 
 #include <memory>
 
 #include "bindings/context.h"
+#include "bindings/uses.h"
 
 namespace ss {
 namespace {
@@ -33,16 +36,16 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   size_t parts = 0;
   if (many) {
     for (uint32_t k = 0; k < count; k++) {
-      if (!cx.KeyValue(elements[k], &ikm[parts], &err)) return cx.Throw(env, err);
+      if (!cx.KeyValue(elements[k], &ikm[parts], &err) || !Uses(cx, ikm[parts], Op::Hkdf, "hkdfExtract", &err)) return cx.Throw(env, err);
       parts++;
     }
   } else {
-    if (!cx.Key(info, 1, &ikm[0], &err)) return cx.Throw(env, err);
+    if (!cx.Key(info, 1, &ikm[0], &err) || !Uses(cx, ikm[0], Op::Hkdf, "hkdfExtract", &err)) return cx.Throw(env, err);
     parts = 1;
   }
   uint8_t* scratch;
   if (!cx.Scratch(&scratch, &err)) return cx.Throw(env, err);
-  Napi::Value id = cx.NewKey(env, hashLen(h), KeyKind::Secret, owner, false, &index);
+  Napi::Value id = cx.NewKey(env, hashLen(h), KeyKind::Hkdf, owner, false, &index);
   if (env.IsExceptionPending()) return id;
   In in[8];
   std::unique_ptr<SlotAccess> acc[8];
@@ -56,7 +59,7 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   return id;
 }
 
-// hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array) -> count
+// hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array, use?) -> count
 // One output key per info, HMAC keyed once. All or nothing: on any failure no key is left.
 Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -74,9 +77,12 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   if (n == 0) return cx.Bad(env, "HKDF-Expand takes 1 to " + std::to_string(kMaxExpandMany) + " infos at once; got 0");
   if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &prk, &err) ||
       !cx.Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 4, &owner, &err) ||
-      !cx.Scratch(&scratch, &err)) {
+      !cx.Scratch(&scratch, &err) || !Uses(cx, prk, Op::Hkdf, "hkdfExpandMany", &err)) {
     return cx.Throw(env, err);
   }
+  KeyKind kind;
+  size_t okm;
+  if (!UseArg(info, 6, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return cx.Throw(env, err);
   In infos[kMaxExpandMany];
   for (uint32_t k = 0; k < n; k++) {
     if (!cx.BytesValue(env, elements[k], "info", &infos[k], true, &err)) return cx.Throw(env, err);
@@ -98,7 +104,7 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   if (cx.store.slot(prk)->len < hashLen(h)) return cx.Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
   uint32_t index[kMaxExpandMany];
   for (uint32_t k = 0; k < n; k++) {
-    if (!cx.store.create(len, KeyKind::Secret, owner, false, &index[k], &err)) {
+    if (!cx.store.create(len, kind, owner, false, &index[k], &err)) {
       for (uint32_t j = 0; j < k; j++) {
         Err ignored;
         cx.store.destroy(index[j], &ignored);
@@ -113,7 +119,16 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   {
     SlotAccess acc(&cx.store, ps);
     if (!acc.ok()) err = acc.error();
-    ok = acc.ok() && hkdfExpandMany(*cx.hashes, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+    if (okm == len) {
+      ok = acc.ok() && hkdfExpandMany(*cx.hashes, h, acc.bytes(), ps->len, infos, n, outs, len, scratch, &err);
+    } else {  // private keys: one expansion into scratch per key, then the mapping
+      ok = acc.ok();
+      for (uint32_t k = 0; k < n && ok; k++) {
+        ok = hkdfExpand(*cx.hashes, h, acc.bytes(), ps->len, infos[k], scratch + kScratchSeed, okm, scratch, &err);
+        if (ok) FinishDerived(kind, okm, len, outs[k], scratch);
+      }
+      sodium_memzero(scratch + kScratchSeed, okm);
+    }
   }
   if (!ok) {
     for (uint32_t k = 0; k < n; k++) {
@@ -126,7 +141,7 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// hkdfExpand(hash, prk, info, length, scope)
+// hkdfExpand(hash, prk, info, length, scope, use?)
 Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Err err;
@@ -137,23 +152,30 @@ Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
   uint8_t* scratch;
   if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &prk, &err) || !cx.Bytes(info, 2, "info", &inf, true, &err) ||
       !cx.Size(info, 3, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 4, &owner, &err) ||
-      !cx.Scratch(&scratch, &err)) {
+      !cx.Scratch(&scratch, &err) || !Uses(cx, prk, Op::Hkdf, "hkdfExpand", &err)) {
     return cx.Throw(env, err);
   }
+  KeyKind kind;
+  size_t okm;
+  if (!UseArg(info, 5, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return cx.Throw(env, err);
   Slot* ps = cx.store.slot(prk);
   if (ps->len < hashLen(h)) return cx.Bad(env, "HKDF-Expand needs a pseudorandom key of at least HashLen bytes");
-  Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, false, &index);
+  Napi::Value id = cx.NewKey(env, len, kind, owner, false, &index);
   if (env.IsExceptionPending()) return id;
   ps = cx.store.slot(prk);
   SlotAccess acc(&cx.store, ps);
   if (!acc.ok()) return cx.Abandon(env, index, acc.error());
-  if (!hkdfExpand(*cx.hashes, h, acc.bytes(), ps->len, inf, cx.store.slot(index)->alloc.bytes(), len, scratch, &err)) {
+  uint8_t* out = cx.store.slot(index)->alloc.bytes();
+  uint8_t* dst = OkmTarget(okm, len, out, scratch);
+  if (!hkdfExpand(*cx.hashes, h, acc.bytes(), ps->len, inf, dst, okm, scratch, &err)) {
+    if (dst != out) sodium_memzero(dst, okm);
     return cx.Abandon(env, index, err);
   }
+  FinishDerived(kind, okm, len, out, scratch);
   return id;
 }
 
-// hkdf(hash, ikm, salt?, info, length, scope): extract + expand, PRK only in scratch.
+// hkdf(hash, ikm, salt?, info, length, scope, use?): extract + expand, PRK only in scratch.
 Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Err err;
@@ -165,19 +187,26 @@ Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
   if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &ikm, &err) || !cx.Bytes(info, 2, "salt", &salt, true, &err) ||
       !cx.Bytes(info, 3, "info", &inf, true, &err) ||
       !cx.Size(info, 4, "HKDF output length", 1, 255 * hashLen(h), &len, &err) || !cx.Owner(info, 5, &owner, &err) ||
-      !cx.Scratch(&scratch, &err)) {
+      !cx.Scratch(&scratch, &err) || !Uses(cx, ikm, Op::Hkdf, "hkdf", &err)) {
     return cx.Throw(env, err);
   }
-  Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, false, &index);
+  KeyKind kind;
+  size_t okm;
+  if (!UseArg(info, 6, KeyKind::Hkdf, &kind, &err) || !DerivedOkm(kind, len, &okm, &err)) return cx.Throw(env, err);
+  Napi::Value id = cx.NewKey(env, len, kind, owner, false, &index);
   if (env.IsExceptionPending()) return id;
   Slot* is = cx.store.slot(ikm);
   SlotAccess acc(&cx.store, is);
   if (!acc.ok()) return cx.Abandon(env, index, acc.error());
   uint8_t* prk = scratch + kScratchAfterHmac;  // after the HMAC area, which each HKDF step wipes (ops/hkdf.h)
   In part{acc.bytes(), is->len};
+  uint8_t* out = cx.store.slot(index)->alloc.bytes();
+  uint8_t* dst = OkmTarget(okm, len, out, scratch);
   bool ok = hkdfExtract(*cx.hashes, h, salt, &part, 1, prk, scratch, &err) &&
-            hkdfExpand(*cx.hashes, h, prk, hashLen(h), inf, cx.store.slot(index)->alloc.bytes(), len, scratch, &err);
+            hkdfExpand(*cx.hashes, h, prk, hashLen(h), inf, dst, okm, scratch, &err);
   sodium_memzero(prk, hashLen(h));
+  if (ok) FinishDerived(kind, okm, len, out, scratch);
+  if (dst != out) sodium_memzero(dst, okm);
   if (!ok) return cx.Abandon(env, index, err);
   return id;
 }
@@ -191,7 +220,8 @@ Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
   uint32_t k;
   size_t tagLen;
   uint8_t* scratch;
-  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "message", &msg, false, &err)) {
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !Uses(cx, k, Op::Hmac, "hmacSign", &err) ||
+      !cx.Bytes(info, 2, "message", &msg, false, &err)) {
     return cx.Throw(env, err);
   }
   if (info[3].IsUndefined()) {
@@ -218,8 +248,9 @@ Napi::Value HmacVerify(Context& cx, const Napi::CallbackInfo& info) {
   uint32_t k;
   uint8_t* scratch;
   bool valid = false;
-  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !cx.Bytes(info, 2, "message", &msg, false, &err) ||
-      !cx.Bytes(info, 3, "tag", &tag, false, &err) || !cx.Scratch(&scratch, &err)) {
+  if (!cx.HashArg(info, 0, &h, &err) || !cx.Key(info, 1, &k, &err) || !Uses(cx, k, Op::Hmac, "hmacVerify", &err) ||
+      !cx.Bytes(info, 2, "message", &msg, false, &err) || !cx.Bytes(info, 3, "tag", &tag, false, &err) ||
+      !cx.Scratch(&scratch, &err)) {
     return cx.Throw(env, err);
   }
   Slot* s = cx.store.slot(k);

@@ -85,7 +85,7 @@ Napi::Value KeyRandom(Context& cx, const Napi::CallbackInfo& info) {
   uint32_t owner, index;
   if (!cx.Size(info, 0, "key length", 1, kMaxKeyBytes, &len, &err) || !cx.Owner(info, 1, &owner, &err)) return cx.Throw(env, err);
   bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  Napi::Value id = cx.NewKey(env, len, KeyKind::Secret, owner, sealed, &index);
+  Napi::Value id = cx.NewKey(env, len, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) return id;
   bool ok;
   {
@@ -108,7 +108,7 @@ Napi::Value KeyImport(Context& cx, const Napi::CallbackInfo& info) {
   if (!cx.Bytes(info, 0, "key material", &src, false, &err) || !cx.Owner(info, 1, &owner, &err)) return cx.Throw(env, err);
   if (src.n == 0 || src.n > kMaxKeyBytes) return cx.Bad(env, "key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
   bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  Napi::Value id = cx.NewKey(env, src.n, KeyKind::Secret, owner, sealed, &index);
+  Napi::Value id = cx.NewKey(env, src.n, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) return id;
   {
     SlotAccess acc(&cx.store, cx.store.slot(index));
@@ -144,7 +144,7 @@ Napi::Value KeyDecode(Context& cx, const Napi::CallbackInfo& info) {
     if (!err) err.set(Code::InvalidArgument, "decoded key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
     return cx.Throw(env, err);
   }
-  Napi::Value id = cx.NewKey(env, outLen, KeyKind::Secret, owner, sealed, &index);
+  Napi::Value id = cx.NewKey(env, outLen, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) {
     sodium_memzero(wipeFrom, len);
     return id;

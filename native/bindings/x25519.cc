@@ -2,6 +2,7 @@
 #include <string>
 
 #include "bindings/context.h"
+#include "bindings/uses.h"
 #include "ops/x25519.h"
 
 namespace ss {
@@ -28,7 +29,7 @@ Napi::Value X25519PublicKey(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;
-  if (!cx.Key(info, 0, &k, &err)) return cx.Throw(env, err);
+  if (!cx.Key(info, 0, &k, &err) || !Uses(cx, k, Op::X25519, "x25519PublicKey", &err)) return cx.Throw(env, err);
   Slot* s = cx.store.slot(k);
   if (s->len != 32) return cx.Bad(env, "an X25519 private key is 32 bytes; this key has " + std::to_string(s->len));
   SlotAccess acc(&cx.store, s);
@@ -44,13 +45,13 @@ Napi::Value X25519SharedKey(Context& cx, const Napi::CallbackInfo& info) {
   Err err;
   uint32_t k, owner, index;
   In peer;
-  if (!cx.Key(info, 0, &k, &err) || !cx.Bytes(info, 1, "peer public key", &peer, false, &err) ||
-      !cx.Owner(info, 2, &owner, &err)) {
+  if (!cx.Key(info, 0, &k, &err) || !Uses(cx, k, Op::X25519, "x25519SharedSecret", &err) ||
+      !cx.Bytes(info, 1, "peer public key", &peer, false, &err) || !cx.Owner(info, 2, &owner, &err)) {
     return cx.Throw(env, err);
   }
   if (cx.store.slot(k)->len != 32) return cx.Bad(env, "an X25519 private key is 32 bytes");
   if (peer.n != 32) return cx.Bad(env, "an X25519 public key is 32 bytes; got " + std::to_string(peer.n));
-  Napi::Value id = cx.NewKey(env, 32, KeyKind::Secret, owner, false, &index);
+  Napi::Value id = cx.NewKey(env, 32, KeyKind::Shared, owner, false, &index);
   if (env.IsExceptionPending()) return id;
   Slot* s = cx.store.slot(k);
   SlotAccess acc(&cx.store, s);

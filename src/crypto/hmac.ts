@@ -1,6 +1,6 @@
 /** HMAC-SHA256/512 with a key in guarded memory; verification is constant time. */
 import { native } from '../memory/native.js';
-import { keyId, type Key } from '../memory/key.js';
+import { keyId, requireUse, type Key } from '../memory/key.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
 import { HMAC_OPTS, VERIFY_OPTS, hashId, type Bytes, type Hash } from './options.js';
@@ -14,6 +14,7 @@ export interface HmacOptions {
 export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): Buffer {
   onlyKnownOptions(options, HMAC_OPTS, 'hmacSign');
   const id = keyId(key, 'hmacSign');
+  requireUse(key, 'hmac', 'hmacSign');
   const h = hashId(options.hash);
   const t = options.tagLength;
   const tagLength = t === undefined ? (h === 0 ? 32 : 64) : t;
@@ -30,6 +31,7 @@ export function hmacSign(key: Key, message: Bytes, options: HmacOptions = {}): B
 export function hmacVerify(key: Key, message: Bytes, tag: Uint8Array, options: HmacOptions = {}): boolean {
   onlyKnownOptions(options, VERIFY_OPTS, 'hmacVerify');
   const id = keyId(key, 'hmacVerify');
+  requireUse(key, 'hmac', 'hmacVerify');
   const h = hashId(options.hash);
   const full = h === 0 ? 32 : 64;
   const expected = options.tagLength ?? full;
