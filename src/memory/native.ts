@@ -90,7 +90,9 @@ function selfFile(): string | undefined {
   } catch {
     // fall through
   }
-  return typeof __filename === 'string' ? __filename : undefined;
+  // No __filename fallback: naming it makes tsup's ESM shim derive it from import.meta.url at
+  // import time, which throws in exactly the bundles this guards against.
+  return undefined;
 }
 
 function here(): string {
