@@ -6,6 +6,7 @@
 import { withSecretScope, x25519PublicKey, x25519SharedSecret, hkdf, aeadSeal } from 'secret-scope';
 import { randomBytes } from 'node:crypto';
 
+/** @type {import('secret-scope').SecretScopeOptions<any>} */
 export const options = { keys: { ephemeral: { use: 'x25519' } } };
 
 export const handler = withSecretScope(async (event, context) => {

@@ -7,9 +7,9 @@
  *   each 'data' buffer is zeroed once dispatched. What OpenSSL keeps internally
  *   cannot be wiped from JavaScript (measured in SECURITY.md).
  */
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 const READ_BUFFER = 16 * 1024;

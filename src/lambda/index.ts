@@ -5,4 +5,5 @@
 export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedContext } from './wrapper.js';
 export { secretScopeMiddleware, secretScopeValidateOptions, bindScope } from './middy.js';
 export { secretScoped } from './decorator.js';
+export type { ScopedLambdaContext, ScopedHandler, ScopedCallbackHandler, WrappedHandler, LambdaContext, SecretScopeMiddlewareObj, SecretScopeMiddyRequest } from './types.js';
 export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';

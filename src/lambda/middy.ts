@@ -8,6 +8,9 @@
 import type { Readable } from 'node:stream';
 import { SecretScopeCore, secretScopeValidateOptions, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
+import type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest } from './types.js';
+
+export type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest };
 
 export { secretScopeValidateOptions };
 export type { SecretScopeOptions };
@@ -16,13 +19,7 @@ export const secretScopeDefaults: SecretScopeOptions = {
   entropy: { source: 'kms', policy: 'per-invocation', onKmsFailure: 'fail' },
 };
 
-interface MiddyRequest {
-  event: unknown;
-  context: Record<string, unknown>;
-  response: unknown;
-  error: unknown;
-  internal: Record<string, unknown>;
-}
+type MiddyRequest = SecretScopeMiddyRequest<unknown>;
 
 const SCOPE = Symbol('secret-scope');
 
@@ -60,25 +57,31 @@ function endAfterStream(response: unknown, scope: InvocationScope): unknown {
  * the middleware binds through enterWith and through context.secretScope, but
  * `middy(bindScope(handler))` is exact whatever middlewares run before ours.
  */
-export function bindScope<A extends unknown[], R>(handler: (event: unknown, context: any, ...rest: A) => R) {
-  return function (this: unknown, event: unknown, context: any, ...rest: A): R {
-    const scope = context?.secretScope as InvocationScope | undefined;
+export function bindScope<E, C, A extends unknown[], R>(handler: (event: E, context: C, ...rest: A) => R): (event: E, context: C, ...rest: A) => R {
+  return function (this: unknown, event: E, context: C, ...rest: A): R {
+    const scope = (context as { secretScope?: InvocationScope } | undefined)?.secretScope;
     return scope ? scopeStorage.run(scope, () => handler.call(this, event, context, ...rest)) : handler.call(this, event, context, ...rest);
   };
 }
 
-export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
+/**
+ * The middy middleware (middy 6 and 7). Typed as middy's `MiddlewareObj` with the context
+ * `Context & ScopedContext`, so `middy(fn).use(secretScopeMiddleware(o))` keeps fn's event
+ * and result types and the handler sees `context.secretScope`.
+ */
+export function secretScopeMiddleware<E = unknown>(opts: SecretScopeOptions<E> = {}): SecretScopeMiddlewareObj<E> {
   secretScopeValidateOptions(opts);
-  const options: SecretScopeOptions = { ...secretScopeDefaults, ...opts };
+  const options = { ...secretScopeDefaults, ...opts } as SecretScopeOptions;
   const core = new SecretScopeCore(options);
 
   const before = (request: MiddyRequest): void => {
     const scope = core.open(request.event, request.context);
+    const context = request.context as object;
     (request as unknown as Record<symbol, unknown>)[SCOPE] = scope;
     // Reading context.secretScope (re)binds the scope to the reader's async context. middy 6
     // runs before-middlewares in a nested async function: when an async middleware runs
     // ahead of ours, enterWith below cannot reach the context the handler is called in.
-    Object.defineProperty(request.context, 'secretScope', {
+    Object.defineProperty(context, 'secretScope', {
       configurable: true,
       enumerable: false,
       get: () => {
@@ -113,7 +116,7 @@ export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
     scope?.end();
   };
 
-  return { before, after, onError };
+  return { before, after, onError } as SecretScopeMiddlewareObj<E>;
 }
 
 export default secretScopeMiddleware;
