@@ -2,15 +2,8 @@
   "targets": [
     {
       "target_name": "secret_scope",
-      "sources": [
-        "native/errors.cc",
-        "native/arena.cc",
-        "native/keystore.cc",
-        "native/ops.cc",
-        "native/sha2.cc",
-        "native/addon.cc"
-      ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "sources": ["<!@(node native/sources.cjs)"],
+      "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
@@ -22,7 +15,7 @@
         "-static-libstdc++",
         "-static-libgcc"
       ],
-      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))"],
+      "libraries": ["<!(node native/sodium-lib.cjs <(target_arch))", "<!(node native/bearssl-lib.cjs <(target_arch))"],
       "conditions": [
         ["OS!='linux'", { "type": "none" }]
       ]

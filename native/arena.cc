@@ -305,7 +305,7 @@ bool Arena::open(Region* r, Err* err) {
   if (r->opens++ == 0 && r->sealed) {
     if (mprotect(r->data, r->dataSize, PROT_READ | PROT_WRITE) != 0) {
       r->opens--;
-      return err->set(Code::Internal, "unsealing a vault region failed: " + errnoText(errno));
+      return err->set(Code::ProtectionUnavailable, "unsealing a vault region failed: " + errnoText(errno));
     }
     r->sealed = false;
   }
@@ -315,8 +315,30 @@ bool Arena::open(Region* r, Err* err) {
 void Arena::close(Region* r) {
   if (!r->vault) return;
   if (--r->opens == 0) {
-    if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) r->sealed = true;
+    if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) {
+      r->sealed = true;
+    } else {
+      // The root key stays readable until a later close or verify() re-seals it: say so.
+      status_.sealFailures++;
+      status_.sealErrno = errno;
+    }
   }
+}
+
+bool Arena::resealVaults(Err* err) {
+  bool ok = true;
+  for (Region* r : regions_) {
+    if (!r->vault || r->sealed || r->opens != 0) continue;
+    if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) {
+      r->sealed = true;
+    } else {
+      status_.sealFailures++;
+      status_.sealErrno = errno;
+      ok = false;
+    }
+  }
+  if (!ok) err->set(Code::ProtectionUnavailable, "a vault region holding a root key could not be re-sealed: " + errnoText(status_.sealErrno));
+  return ok;
 }
 
 bool Arena::alloc(size_t len, bool vault, Allocation* out, Err* err) {

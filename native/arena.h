@@ -78,6 +78,8 @@ struct ArenaStatus {
   size_t reservedBytes = 0;
   size_t regionsCreated = 0;
   size_t regionsReleased = 0;
+  size_t sealFailures = 0;   // a vault region left readable after a failed re-seal (reported, retried)
+  int sealErrno = 0;
   std::vector<std::string> notes;  // every downgrade, stated once
 };
 
@@ -109,6 +111,8 @@ class Arena {
   const ArenaStatus& status() const { return status_; }
   const ArenaConfig& config() const { return config_; }
   size_t regionCount() const { return regions_.size(); }
+  // Re-seals vault regions a failed close left readable; false (with err) if any stays readable.
+  bool resealVaults(Err* err);
   size_t usedCells() const;
   size_t totalCells() const;
   size_t pageSize() const { return page_; }

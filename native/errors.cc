@@ -20,6 +20,8 @@ const char* codeName(Code code) {
     case Code::WeakPublicKey: return "ERR_WEAK_PUBLIC_KEY";
     case Code::NotInitialized: return "ERR_NOT_INITIALIZED";
     case Code::KeyLent: return "ERR_KEY_LENT";
+    case Code::KeyUsage: return "ERR_KEY_USAGE";
+    case Code::InvalidPublicKey: return "ERR_INVALID_PUBLIC_KEY";
     case Code::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

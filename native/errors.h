@@ -20,6 +20,8 @@ enum class Code {
   WeakPublicKey,
   NotInitialized,
   KeyLent,
+  KeyUsage,
+  InvalidPublicKey,
   Internal,
 };
 

@@ -2,18 +2,20 @@
 
 #include <sodium.h>
 
+#include "audit-channel.h"
+
 #include <cmath>
 #include <string>
 
 namespace ss {
 
-SlotAccess::SlotAccess(KeyStore* ks, Slot* s) : ks_(ks), slot_(s) {
-  Err e;
-  ok_ = ks_->arena_.open(s->alloc.region, &e);
+SlotAccess::SlotAccess(KeyStore* ks, Slot* s) : ks_(ks), slot_(s), region_(s->alloc.region) {
+  ok_ = region_ != nullptr && ks_->arena_.open(region_, &err_);
+  if (!region_) err_.set(Code::KeyReleased, "key has been released");
 }
 
 SlotAccess::~SlotAccess() {
-  if (ok_) ks_->arena_.close(slot_->alloc.region);
+  if (ok_) ks_->arena_.close(region_);
 }
 
 KeyStore::KeyStore(napi_env env) : env_(env) {
@@ -116,20 +118,25 @@ bool KeyStore::create(size_t len, KeyKind kind, uint32_t scopeOwner, bool sealed
   return true;
 }
 
-void KeyStore::detachLent(Slot* s) {
-  if (!s->lent) return;
+bool KeyStore::detachLent(Slot* s) {
+  if (!s->lent) return true;
   if (!env_) {
     s->lent = nullptr;
-    return;
+    return true;
   }
+  bool detached = false;
   napi_value ab = nullptr;
-  if (napi_get_reference_value(env_, s->lent, &ab) == napi_ok && ab != nullptr) {
-    bool detached = false;
-    napi_is_detached_arraybuffer(env_, ab, &detached);
-    if (!detached) napi_detach_arraybuffer(env_, ab);
+  if (napi_get_reference_value(env_, s->lent, &ab) == napi_ok) {
+    // A collected view (weak reference gone) can no longer reach the bytes.
+    if (ab == nullptr) {
+      detached = true;
+    } else if (napi_is_detached_arraybuffer(env_, ab, &detached) == napi_ok && !detached) {
+      detached = napi_detach_arraybuffer(env_, ab) == napi_ok;
+    }
   }
   napi_delete_reference(env_, s->lent);
   s->lent = nullptr;
+  return detached;
 }
 
 void KeyStore::unlink(uint32_t index) {
@@ -164,9 +171,36 @@ void KeyStore::canaryFailure(Err* err, const char* where) {
                "): memory next to a key was corrupted; every key in this arena has been wiped");
 }
 
+void KeyStore::auditSlot(uint32_t index, uint8_t record) {
+  if (!audit::on()) return;
+  Slot& s = slots_[index];
+  uint8_t flags = static_cast<uint8_t>((s.scope ? audit::kOwnedByScope : 0) | (s.sealed ? audit::kSealed : 0));
+  SlotAccess acc(this, &s);
+  audit::write(static_cast<audit::Record>(record), static_cast<uint8_t>(s.kind), flags, index, s.scope,
+               acc.ok() ? acc.bytes() : nullptr, acc.ok() ? s.len : 0);
+}
+
+void KeyStore::auditFlush() {
+  if (!audit::on()) return;
+  audit::write(audit::Record::FlushBegin, 0, 0, 0, 0, nullptr, 0);
+  for (uint32_t i = 0; i < slots_.size(); i++) {
+    if (slots_[i].serial) auditSlot(i, static_cast<uint8_t>(audit::Record::LiveKey));
+  }
+  audit::write(audit::Record::FlushEnd, 0, 0, static_cast<uint32_t>(live_), static_cast<uint32_t>(liveScopes_), nullptr, 0);
+}
+
 bool KeyStore::destroy(uint32_t index, Err* err) {
   Slot& s = slots_[index];
-  detachLent(&s);
+  auditSlot(index, static_cast<uint8_t>(audit::Record::WipedKey));
+  if (!detachLent(&s)) {
+    // JavaScript still holds a view of these bytes: wipe them, and never hand the cells
+    // to another key (quarantined until the arena goes), rather than let the view read it.
+    unlink(index);
+    sodium_memzero(s.alloc.bytes(), s.len);
+    quarantined_++;
+    freeSlot(index);
+    return err->set(Code::Internal, "a view lent by exposeUnsafe could not be detached; the key was wiped and its memory quarantined");
+  }
   unlink(index);
   bool ok = arena_.release(s.alloc, s.len);
   freeSlot(index);
@@ -205,9 +239,15 @@ bool KeyStore::closeScope(uint32_t scopeIndex, uint32_t* wiped, Err* err) {
   while (sc.head >= 0) {
     uint32_t i = static_cast<uint32_t>(sc.head);
     Slot& s = slots_[i];
-    detachLent(&s);
+    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
+    const bool detached = detachLent(&s);
     unlink(i);
-    if (!arena_.release(s.alloc, s.len)) ok = false;
+    if (detached) {
+      if (!arena_.release(s.alloc, s.len)) ok = false;
+    } else {
+      sodium_memzero(s.alloc.bytes(), s.len);  // a view still reaches these cells: never reuse them
+      quarantined_++;
+    }
     freeSlot(i);
     n++;
   }
@@ -228,8 +268,13 @@ bool KeyStore::verifyAll(Err* err) {
     if (!ok) break;
     if (!s.serial) continue;
     SlotAccess acc(this, &s);  // closed before any wipe below
+    if (!acc.ok()) {
+      *err = acc.error();
+      return false;
+    }
     ok = arena_.check(s.alloc, s.len);
   }
+  if (ok && !arena_.resealVaults(err)) return false;
   if (!ok) {
     canaryFailure(err, "found by verify()");
     return false;
@@ -242,7 +287,16 @@ size_t KeyStore::purge() {
   for (uint32_t i = 0; i < slots_.size(); i++) {
     Slot& s = slots_[i];
     if (!s.serial) continue;
-    detachLent(&s);
+    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
+    if (!detachLent(&s)) {
+      sodium_memzero(s.alloc.bytes(), s.len);
+      quarantined_++;
+      s.prev = s.next = -1;
+      s.scope = 0;
+      freeSlot(i);
+      n++;
+      continue;
+    }
     s.prev = s.next = -1;
     s.scope = 0;
     arena_.release(s.alloc, s.len);

@@ -18,7 +18,25 @@ namespace ss {
 constexpr double kIndexSpace = 1048576.0;  // 2^20
 constexpr uint64_t kMaxSerial = (uint64_t{1} << 33) - 1;
 
-enum class KeyKind : uint8_t { Secret = 0, X25519Private = 1, Scratch = 2 };
+// What a key is for, fixed when the slot is made: every operation checks it
+// (key-use.h), so a key serves one purpose even if the JavaScript layer is bypassed.
+enum class KeyKind : uint8_t {
+  Secret = 0,  // generic (randomKey/importKey/decodeKey): HKDF, HMAC, AEAD
+  X25519Private = 1,
+  Scratch = 2,
+  Hkdf = 3,    // HKDF PRKs and key-derivation keys
+  Hmac = 4,
+  Aead = 5,
+  Root = 6,    // sealed root keys: HKDF only
+  Shared = 7,  // raw (EC)DH outputs: HKDF input only
+  Ed25519 = 8,
+  EcdsaP256 = 9,
+  EcdsaP384 = 10,
+  EcdhP256 = 11,
+  EcdhP384 = 12,
+  Hpke = 13,   // an HPKE context's AEAD key || base_nonce: the HPKE AEAD only
+};
+constexpr uint8_t kKeyKinds = 14;
 
 struct Slot {
   uint64_t serial = 0;  // 0: free
@@ -49,11 +67,15 @@ class SlotAccess {
   uint8_t* bytes() const { return slot_->alloc.bytes(); }
   uint32_t len() const { return slot_->len; }
   bool ok() const { return ok_; }
+  // Why the slot could not be opened (a sealed vault region that failed to unseal).
+  const Err& error() const { return err_; }
 
  private:
   KeyStore* ks_;
   Slot* slot_;
+  Region* region_;
   bool ok_ = false;
+  Err err_;
 };
 
 class KeyStore {
@@ -85,14 +107,22 @@ class KeyStore {
   bool verifyAll(Err* err);
   size_t liveSlots() const { return live_; }
   size_t liveScopes() const { return liveScopes_; }
+  // Slots whose lent view could not be detached: wiped, their cells never reused.
+  size_t quarantined() const { return quarantined_; }
   // Wipes every slot and scope (fatal paths, process exit).
   size_t purge();
+  // Audit key channel (audit-channel.h), when on: writes every live slot,
+  // framed by a begin and an end record (live slot and scope counts).
+  void auditFlush();
 
  private:
-  void detachLent(Slot* s);
+  // False when a lent view could not be detached (the caller quarantines the cells).
+  bool detachLent(Slot* s);
   void unlink(uint32_t index);
   void canaryFailure(Err* err, const char* where);
   void freeSlot(uint32_t index);
+  // Audit key channel, when on: the slot's bytes, kind and owner (before a wipe or in a flush).
+  void auditSlot(uint32_t index, uint8_t record);
 
   napi_env env_;
   Arena arena_;
@@ -104,6 +134,7 @@ class KeyStore {
   uint64_t nextSerial_ = 0;
   size_t live_ = 0;
   size_t liveScopes_ = 0;
+  size_t quarantined_ = 0;
   friend class SlotAccess;
 };
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent apt setup for cross-compiling to and running arm64 (aarch64) on an
-# x86_64 Debian host: cross g++, arm64 libsodium/libc/libstdc++ (multiarch, so
+# x86_64 Debian host: cross g++, arm64 libsodium/libbearssl/libc/libstdc++ (multiarch, so
 # /lib/ld-linux-aarch64.so.1 exists for dynamically linked arm64 binaries such
 # as the official Node build), and qemu-user-static.
 #
@@ -9,7 +9,7 @@
 # with the multiarch one makes Node hang.
 set -euo pipefail
 
-PKGS=(g++-aarch64-linux-gnu libsodium-dev:arm64 libc6:arm64 libstdc++6:arm64 qemu-user-static)
+PKGS=(g++-aarch64-linux-gnu libsodium-dev:arm64 libbearssl-dev:arm64 libc6:arm64 libstdc++6:arm64 qemu-user-static)
 
 LOG_TAG=setup-arm64
 # shellcheck source=scripts/lib-apt.sh

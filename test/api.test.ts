@@ -36,6 +36,8 @@ import {
   hmacSign,
   hmacVerify,
   importKey,
+  importPrivateKey,
+  KeyUsageError,
   open,
   openScope,
   protectionReport,
@@ -235,14 +237,18 @@ describe('exposeUnsafe', () => {
       expect(() => hkdfExpand(key)).toThrow(KeyLentError);
       expect(() => aeadSeal(key, Buffer.alloc(24), 'x')).toThrow(KeyLentError);
       expect(() => seal(key, 'x')).toThrow(KeyLentError);
-      expect(() => x25519PublicKey(key)).toThrow(KeyLentError);
-      expect(() => x25519SharedSecret(key, Buffer.alloc(32, 9))).toThrow(KeyLentError);
       expect(() => exposeUnsafe(key, () => 0)).toThrow(KeyLentError);
       expect(() => testing.corruptAt(key, 0)).toThrow(KeyLentError);
       // Other keys are unaffected.
       expect(hmacSign(other, 'x').length).toBe(32);
     });
     other.release();
+    // An X25519 key (a 'secret' key is not one: key separation) while lent.
+    const xkey = importPrivateKey(known(), { use: 'x25519' });
+    exposeUnsafe(xkey, () => {
+      expect(() => x25519PublicKey(xkey)).toThrow(KeyLentError);
+      expect(() => x25519SharedSecret(xkey, Buffer.alloc(32, 9))).toThrow(KeyLentError);
+    });
   });
 });
 
@@ -512,7 +518,7 @@ describe('hkdfExpandMany on a nearly full arena (a second addon instance limited
 });
 
 describe('HMAC tag lengths', () => {
-  it('truncated tags of 16..HashLen bytes verify on their length; other lengths are refused', () => {
+  it('a truncated tag verifies only when tagLength asks for exactly its length; other lengths are invalid', () => {
     for (const [hash, hl] of [
       ['sha256', 32],
       ['sha512', 64],
@@ -521,16 +527,23 @@ describe('HMAC tag lengths', () => {
       const full = hmacSign(key, 'message', { hash });
       expect(full.length).toBe(hl);
       for (const n of [16, 17, hl - 1, hl]) {
-        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash }), `${hash} ${n}`).toBe(true);
+        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash, tagLength: n }), `${hash} ${n}`).toBe(true);
+        // Without tagLength only the full tag verifies: every truncation of a valid tag is refused.
+        expect(hmacVerify(key, 'message', full.subarray(0, n), { hash }), `${hash} ${n} untruncated`).toBe(n === hl);
+        // A longer or shorter tag than asked for is invalid, even a prefix of the valid one.
+        if (n > 16) expect(hmacVerify(key, 'message', full.subarray(0, n - 1), { hash, tagLength: n })).toBe(false);
+        if (n < hl) expect(hmacVerify(key, 'message', full.subarray(0, n + 1), { hash, tagLength: n })).toBe(false);
         const bad = Buffer.from(full.subarray(0, n));
         bad[n - 1]! ^= 1;
-        expect(hmacVerify(key, 'message', bad, { hash })).toBe(false);
+        expect(hmacVerify(key, 'message', bad, { hash, tagLength: n })).toBe(false);
         expect(hmacSign(key, 'message', { hash, tagLength: n }).equals(full.subarray(0, n))).toBe(true);
       }
       for (const n of [0, 1, 8, 15, hl + 1, hl * 2]) {
-        expect(() => hmacVerify(key, 'message', Buffer.alloc(n), { hash }), `${hash} verify ${n}`).toThrow(InvalidArgumentError);
+        expect(hmacVerify(key, 'message', Buffer.alloc(n), { hash }), `${hash} verify ${n}`).toBe(false);
+        expect(() => hmacVerify(key, 'message', full, { hash, tagLength: n }), `${hash} verify tagLength ${n}`).toThrow(InvalidArgumentError);
         expect(() => hmacSign(key, 'message', { hash, tagLength: n }), `${hash} sign ${n}`).toThrow(InvalidArgumentError);
       }
+      expect(() => hmacVerify(key, 'message', full, { hash, tagLength: 16.5 })).toThrow(InvalidArgumentError);
       expect(() => hmacSign(key, 'message', { hash, tagLength: 16.5 })).toThrow(InvalidArgumentError);
       key.release();
     }
@@ -551,7 +564,7 @@ describe('options and arguments', () => {
       () => hkdfExtract(key, { info: 'x' } as never),
       () => hkdfExpand(key, { salt: 'x' } as never),
       () => hmacSign(key, 'm', x),
-      () => hmacVerify(key, 'm', Buffer.alloc(32), { tagLength: 16 } as never),
+      () => hmacVerify(key, 'm', Buffer.alloc(32), { tagLenght: 16 } as never),
       () => aeadSeal(key, Buffer.alloc(24), 'm', x),
       () => aeadOpen(key, Buffer.alloc(24), Buffer.alloc(16), x),
       () => x25519KeyPair(x),
@@ -585,8 +598,11 @@ describe('options and arguments', () => {
     expect(() => open(key, Buffer.alloc(39))).toThrow(InvalidArgumentError);
     expect(() => aeadSeal(key, 'nonce' as never, 'm')).toThrow(InvalidArgumentError);
     expect(() => hmacSign(key, 42 as never)).toThrow(InvalidArgumentError);
-    expect(() => x25519SharedSecret(key, Buffer.alloc(31))).toThrow(InvalidArgumentError);
-    expect(() => x25519PublicKey(randomKey(16))).toThrow(InvalidArgumentError);
+    const { privateKey: xkey } = x25519KeyPair();
+    expect(() => x25519SharedSecret(xkey, Buffer.alloc(31))).toThrow(InvalidArgumentError);
+    xkey.release();
+    // A 16-byte generic key is not an X25519 key (before key separation: a length error).
+    expect(() => x25519PublicKey(randomKey(16))).toThrow(KeyUsageError);
     const short = randomKey(16);
     expect(() => hkdfExpand(short)).toThrow(InvalidArgumentError);
     expect(() => aeadSeal(short, Buffer.alloc(24), 'm')).toThrow(InvalidArgumentError);
@@ -648,16 +664,19 @@ describe('options and arguments', () => {
 
   it('seal/open round-trips for every algorithm and refuses tampering', () => {
     const key = randomKey();
-    const algs: AeadAlgorithm[] = ['xchacha20-poly1305', 'chacha20-poly1305', ...(protectionReport().aes256gcm ? (['aes-256-gcm'] as const) : [])];
+    const key16 = randomKey(16);
+    const algs: AeadAlgorithm[] = ['xchacha20-poly1305', 'chacha20-poly1305', 'aes-256-gcm', 'aes-128-gcm'];
     for (const algorithm of algs) {
-      const s = seal(key, 'hello', { algorithm, aad: 'ctx' });
-      expect(open(key, s, { algorithm, aad: 'ctx' }).toString()).toBe('hello');
-      expect(() => open(key, s, { algorithm, aad: 'other' })).toThrow(AuthenticationError);
+      const k = algorithm === 'aes-128-gcm' ? key16 : key;
+      const s = seal(k, 'hello', { algorithm, aad: 'ctx' });
+      expect(open(k, s, { algorithm, aad: 'ctx' }).toString()).toBe('hello');
+      expect(() => open(k, s, { algorithm, aad: 'other' })).toThrow(AuthenticationError);
       const t = Buffer.from(s);
       t[t.length - 1]! ^= 1;
-      expect(() => open(key, t, { algorithm, aad: 'ctx' })).toThrow(AuthenticationError);
+      expect(() => open(k, t, { algorithm, aad: 'ctx' })).toThrow(AuthenticationError);
     }
     key.release();
+    key16.release();
   });
 });
 
@@ -674,17 +693,21 @@ describe('error messages never contain key bytes', () => {
     };
     const key = importKey(known(), { label: 'known' });
     const key16 = importKey(known().subarray(0, 16));
-    attempt(() => hmacVerify(key, 'm', Buffer.alloc(8)));
+    attempt(() => hmacVerify(key, 'm', Buffer.alloc(8), { tagLength: 8 }));
     attempt(() => hmacSign(key, 'm', { tagLength: 99 }));
     attempt(() => aeadOpen(key, Buffer.alloc(24), Buffer.alloc(40)));
     attempt(() => aeadOpen(key, Buffer.alloc(12), Buffer.alloc(40), { algorithm: 'chacha20-poly1305' }));
     attempt(() => aeadSeal(key, Buffer.alloc(7), 'm'));
     attempt(() => aeadSeal(key16, Buffer.alloc(24), 'm'));
+    attempt(() => aeadSeal(key, Buffer.alloc(12), 'm', { algorithm: 'aes-128-gcm' }));
+    attempt(() => aeadOpen(key16, Buffer.alloc(12), Buffer.alloc(40), { algorithm: 'aes-128-gcm' }));
     attempt(() => hkdfExpand(key16));
     attempt(() => hkdf(key, { length: 100000 }));
     attempt(() => hkdf(key, { hash: 'sha1' as never }));
-    attempt(() => x25519SharedSecret(key, Buffer.alloc(32))); // low-order point
-    attempt(() => x25519SharedSecret(key, KNOWN)); // the key as a peer public key: fine, release the result
+    const xkey = importPrivateKey(known(), { use: 'x25519' });
+    attempt(() => x25519SharedSecret(key, KNOWN)); // a 'secret' key: KeyUsageError
+    attempt(() => x25519SharedSecret(xkey, Buffer.alloc(32))); // low-order point
+    attempt(() => x25519SharedSecret(xkey, KNOWN)); // the key as a peer public key: fine, release the result
     attempt(() => x25519PublicKey(key16));
     attempt(() => hmacSign(key, 'm', { bogus: KNOWN.toString('hex') } as never));
     // The key's own text, malformed: the message must not echo the input.

@@ -44,7 +44,7 @@ function stale(): string | null {
   const built = mtime(OUT);
   if (built < 0) return 'build-asan/secret_scope.node is missing';
   const sources = [
-    ...readdirSync(join(REPO_ROOT, 'native')).map((f) => join(REPO_ROOT, 'native', f)),
+    ...readdirSync(join(REPO_ROOT, 'native'), { recursive: true, encoding: 'utf8' }).map((f) => join(REPO_ROOT, 'native', f)),
     join(REPO_ROOT, 'binding.gyp'),
     SCRIPT,
   ];
@@ -119,7 +119,7 @@ function expectClean(r: RunResult, section: string) {
 }
 
 const BACKENDS = ['mlock', 'memfd_secret'] as const;
-const SECTIONS = ['vectors', 'arena', 'scopes', 'canaries', 'expose', 'nullSalt', 'nanSizes', 'badInputs', 'fuzz'] as const;
+const SECTIONS = ['vectors', 'arena', 'scopes', 'canaries', 'expose', 'nullSalt', 'nanSizes', 'asymmetric', 'badInputs', 'fuzz'] as const;
 
 describe('addon under ASan + UBSan', () => {
   it('positive control: a wild write into a guard page is reported by ASan (the runtime and its SEGV handler are live)', async (ctx) => {

@@ -14,6 +14,7 @@ import {
   generateRootKey,
   hkdf,
   hmacSign,
+  exposeUnsafe,
   protectionReport,
   randomKey,
   withSecretScope,
@@ -63,7 +64,11 @@ function tagging(names: string[], seen?: { scopes: InvocationScope[]; keys: Key[
     for (const n of names) {
       const k = await scope.key(n);
       seen?.keys.push(k);
-      out[n] = hmacSign(k, MSG).toString('hex');
+      // Key separation: only hmac keys take hmacSign; the others are observed through their bytes
+      // (the same tag, computed by node:crypto), which also releases them.
+      out[n] = k.use === 'hmac'
+        ? hmacSign(k, MSG).toString('hex')
+        : exposeUnsafe(k, (b) => createHmac('sha256', b).update(MSG).digest('hex'));
     }
     out.source = String(scope.entropySource);
     return out;
@@ -105,6 +110,9 @@ describe('entropy policies: KMS GenerateRandom calls', () => {
     const before = calls(kms, 'GenerateRandom');
     for (let i = 0; i < 3; i++) expect(await h({}, {})).toBe('no keys used');
     await until(() => calls(kms, 'GenerateRandom') - before === 3, '3 GenerateRandom calls');
+    // The endpoint records an answer when it sends it (after the injected latency): wait for all
+    // three, so no late answer lands in the next test's record.
+    await until(() => kms.issued.filter((x) => x.operation === 'GenerateRandom').length === 3, '3 answers sent');
     await until(() => protectionReport().liveSlots === base.liveSlots, 'late KMS answers wiped');
     expect(baseline()).toEqual(base);
   });
@@ -353,7 +361,7 @@ describe('root keys', () => {
     const plain = issued[0]!.plaintext;
     expect(typeof ciphertextBlob).toBe('string');
     // the generated key itself derives what node:crypto derives from the issued plaintext
-    const d = hkdf(key, { salt: 'secret-scope/v1', info: rootDerivedInfo('x', 'hmac', 'c'), length: 32, scope: null });
+    const d = hkdf(key, { salt: 'secret-scope/v1', info: rootDerivedInfo('x', 'hmac', 'c'), length: 32, scope: null, use: 'hmac' });
     expect(hmacSign(d, MSG).toString('hex')).toBe(createHmac('sha256', rootDerived(plain, 'x', 'hmac', 'c')).update(MSG).digest('hex'));
     d.release();
     key.release();

@@ -1,150 +1,43 @@
 /**
- * Issue 3: the middy middleware, with the real middy 6 (@middy/core) and middy 7
- * (npm alias `middy7`, Node >= 22 only): the scope is wiped on success, throw,
- * early return (another middleware answers; middy skips ours), the
- * timeoutEarlyInMillis race, streamed bodies (Node Readable and web
- * ReadableStream, buffered and streamifyResponse mode); 64 concurrent
- * invocations stay isolated.
+ * The middy middleware on its own (`middy(h).use(secretScopeMiddleware(o))`), with the
+ * real middy 6 (@middy/core) and middy 7 (npm alias `middy7`, Node >= 22 only): the
+ * scope is wiped on success, throw, early return (another middleware answers; middy
+ * skips ours), the timeoutEarlyInMillis race, any other onError throwing (registered
+ * before or after ours); streamed bodies, which a middleware cannot follow to their
+ * end, are refused with a typed error naming secretScopeMiddy; 64 overlapping
+ * invocations stay isolated whatever middlewares run around ours, and nothing binds
+ * the invoking frame. The wrapper wiring (secretScopeMiddy) is in
+ * test/scope-middy-wrapper.test.ts.
  */
-import { PassThrough, Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import middy6 from '@middy/core';
+import { PassThrough } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   currentScope,
   hmacSign,
   randomKey,
   secretScopeMiddleware,
-  InvocationScope,
+  secretScopeMiddy,
+  OptionsError,
   ScopeEndedError,
   type Key,
-  type SecretScopeOptions,
 } from '../src/index.js';
-import { baseline, deferred, expectWiped, NODE_MAJOR, thrown, until } from './helpers/kms.js';
-import { concurrentIsolation } from './helpers/isolation.js';
+import { baseline, deferred, expectWiped, thrown, until } from './helpers/kms.js';
+import { concurrentIsolation, neighbourProbe } from './helpers/isolation.js';
+import {
+  OPTIONS,
+  VERSIONS,
+  keyedWriter,
+  newRec,
+  recordingHandler,
+  settle,
+  useAwslambdaGlobal,
+  type AnyFn,
+  type Ctx,
+  type Middy,
+  type Request,
+} from './helpers/middy.js';
 
-const OPTIONS: SecretScopeOptions = {
-  entropy: { source: 'local' },
-  keys: { mac: { use: 'hmac' }, enc: { use: 'aead' } },
-};
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyFn = (...args: any[]) => any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Middy = any;
-type Ctx = Record<string, unknown> & { secretScope?: InvocationScope };
-interface Request {
-  event: unknown;
-  context: Ctx;
-  response: unknown;
-  error: unknown;
-}
-
-interface MiddyVersion {
-  name: string;
-  skip?: string;
-  load(): Promise<{ middy: AnyFn; streamify: (handler: AnyFn, middy: AnyFn) => Middy }>;
-}
-
-const VERSIONS: MiddyVersion[] = [
-  {
-    name: 'middy 6',
-    load: async () => ({ middy: middy6 as unknown as AnyFn, streamify: (h, m) => m(h, { streamifyResponse: true }) }),
-  },
-  {
-    name: 'middy 7',
-    skip: NODE_MAJOR >= 22 ? undefined : `middy 7 requires Node >= 22; this is Node ${process.versions.node}`,
-    load: async () => {
-      const m7 = 'middy7';
-      const mod = (await import(/* @vite-ignore */ m7)) as { default: AnyFn };
-      const sm = (await import(/* @vite-ignore */ `${m7}/StreamifyResponse`)) as { executionModeStreamifyResponse: AnyFn };
-      return { middy: mod.default, streamify: (h, m) => m(h, { executionMode: sm.executionModeStreamifyResponse }) };
-    },
-  },
-];
-
-// Lambda's streaming globals, as the Node runtime provides them (middy's streamifyResponse mode uses them).
-const httpMeta: unknown[] = [];
-const g = globalThis as unknown as { awslambda?: unknown };
-let savedAwslambda: unknown;
-beforeAll(() => {
-  savedAwslambda = g.awslambda;
-  g.awslambda = {
-    streamifyResponse: (fn: AnyFn) => fn,
-    HttpResponseStream: {
-      from: (stream: NodeJS.WritableStream, meta: unknown) => {
-        httpMeta.push(meta);
-        return stream;
-      },
-    },
-  };
-});
-afterAll(() => {
-  g.awslambda = savedAwslambda;
-});
-
-const settle = <T>(p: Promise<T>) => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
-const turns = async (n: number) => {
-  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
-};
-
-/** Handler that uses its scope; records the scope and every key it saw. */
-function recordingHandler(rec: { scope?: InvocationScope; keys: Key[]; same: boolean[] }, result: (tag: string) => unknown) {
-  return async (_event: unknown, context: Ctx) => {
-    rec.scope = context.secretScope;
-    rec.same.push(currentScope() === context.secretScope);
-    const mac = await context.secretScope!.key('mac');
-    rec.same.push(currentScope() === context.secretScope);
-    rec.keys.push(mac, await context.secretScope!.key('enc'), randomKey(32));
-    return result(hmacSign(mac, 'payload').toString('hex'));
-  };
-}
-const newRec = () => ({ scope: undefined as InvocationScope | undefined, keys: [] as Key[], same: [] as boolean[] });
-
-/** A body stream written by the handler's own async work, using `mac` for every chunk. */
-function keyedWriter(kind: 'node' | 'web', mac: Key, gate: Promise<void>, midStream: () => void, errors: unknown[]) {
-  const chunks = 5;
-  const produce = async (write: (s: string) => void, end: () => void, fail: (e: Error) => void) => {
-    try {
-      for (let i = 0; i < chunks; i++) {
-        if (i === 2) {
-          midStream();
-          await gate;
-        }
-        write(`${hmacSign(mac, `chunk ${i}`).toString('hex')}\n`);
-        await new Promise((r) => setImmediate(r));
-      }
-      end();
-    } catch (e) {
-      errors.push(e);
-      fail(e as Error);
-    }
-  };
-  if (kind === 'node') {
-    const body = new PassThrough();
-    void produce((s) => body.write(s), () => body.end(), (e) => body.destroy(e));
-    return body;
-  }
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-  });
-  void produce((s) => controller.enqueue(new TextEncoder().encode(s)), () => controller.close(), (e) => controller.error(e));
-  return body;
-}
-
-async function readAll(body: unknown): Promise<string> {
-  if (body instanceof ReadableStream) {
-    let s = '';
-    const dec = new TextDecoder();
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) s += dec.decode(c);
-    return s;
-  }
-  let s = '';
-  for await (const c of body as Readable) s += c.toString();
-  return s;
-}
+useAwslambdaGlobal();
 
 for (const version of VERSIONS) {
   describe.skipIf(!!version.skip)(`${version.name}${version.skip ? ` (skipped: ${version.skip})` : ''}`, () => {
@@ -297,124 +190,234 @@ for (const version of VERSIONS) {
       expectWiped(base, rec.scope, rec.keys);
     });
 
+    // Regression (issue 9): middy stops running onError at the first throw; ours, later in
+    // the chain, never ran and the scope stayed live after the invocation settled.
+    for (const position of ['registered after ours (runs first)', 'registered before ours (runs after)'] as const) {
+      it(`another onError that throws, ${position}: wiped before the error reaches the caller`, async () => {
+        const base = baseline();
+        const rec = newRec();
+        const boom = new Error('handler failed');
+        const reporter = { onError: (r: Request) => { throw r.error; } };
+        let activeAtSettle: boolean | undefined;
+        const h = middy(recordingHandler(rec, () => { throw boom; }));
+        if (position.startsWith('registered after')) h.use(secretScopeMiddleware(OPTIONS)).use(reporter);
+        else h.use(reporter).use(secretScopeMiddleware(OPTIONS));
+        const r = await settle(h({}, {}).finally(() => void (activeAtSettle = rec.scope?.active)));
+        expect(r.ok).toBe(false);
+        expect((r as { error: unknown }).error).toBe(boom);
+        expect(activeAtSettle).toBe(false);
+        expectWiped(base, rec.scope, rec.keys);
+      });
+    }
+
+    it("middy's timeout race with an onError that throws (error reporting): wiped, the late handler cannot use keys", async () => {
+      const base = baseline();
+      const rec = newRec();
+      const gate = deferred();
+      const late = deferred<unknown>();
+      const h = middy(
+        async (_e: unknown, context: Ctx) => {
+          rec.scope = context.secretScope;
+          const mac = await context.secretScope!.key('mac');
+          rec.keys.push(mac);
+          await gate.promise;
+          late.resolve(thrown(() => hmacSign(mac, 'late')));
+          return 'too late';
+        },
+        { timeoutEarlyInMillis: 30 },
+      )
+        .use(secretScopeMiddleware(OPTIONS))
+        .use({ onError: (r: Request) => { throw r.error; } });
+      const r = await settle(h({}, { getRemainingTimeInMillis: () => 45 }));
+      expect((r as { error: Error }).error.name).toBe('TimeoutError');
+      expectWiped(base, rec.scope, rec.keys);
+      gate.resolve();
+      expect(await late.promise).toBeInstanceOf(ScopeEndedError);
+    });
+
+    // Regression (issue 9): the middleware watched only a TransformStream flush (web) and
+    // end/close/error (Node); a body errored, cancelled, replaced or never read kept the
+    // scope live. A middleware cannot see middy or the runtime abandon a body: refused.
     for (const kind of ['node', 'web'] as const) {
-      for (const shape of ['response.body', 'response'] as const) {
-        it(`streamed body (${kind === 'node' ? 'Node Readable' : 'web ReadableStream'} as ${shape}): alive mid-stream, wiped once the body was read`, async () => {
+      for (const mode of ['buffered', 'streamifyResponse'] as const) {
+        it(`a streamed ${kind === 'node' ? 'Node Readable' : 'web ReadableStream'} body (${mode}): refused with OptionsError naming secretScopeMiddy, stream stopped, wiped`, async () => {
           const base = baseline();
           const rec = newRec();
-          const gate = deferred();
-          const mid = deferred();
           const errors: unknown[] = [];
-          const h = middy(async (_e: unknown, context: Ctx) => {
+          const handler = async (_e: unknown, context: Ctx) => {
             rec.scope = context.secretScope;
             const mac = await context.secretScope!.key('mac');
             rec.keys.push(mac);
-            const body = keyedWriter(kind, mac, gate.promise, () => mid.resolve(), errors);
-            return shape === 'response' ? body : { statusCode: 200, body };
-          }).use(secretScopeMiddleware(OPTIONS));
-          const res = await h({}, {});
-          // the response is back but the body is not: the scope must still be alive
-          expect(rec.scope!.active).toBe(true);
-          expect(rec.keys[0]!.alive).toBe(true);
-          const body = shape === 'response' ? res : res.body;
-          const reading = readAll(body);
-          await mid.promise;
-          await turns(5);
-          expect(rec.scope!.active).toBe(true);
-          expect(rec.keys[0]!.alive).toBe(true);
-          gate.resolve();
-          const text = await reading;
-          expect(errors).toEqual([]);
-          expect(text).toMatch(/^([0-9a-f]{64}\n){5}$/);
+            return { statusCode: 200, body: keyedWriter(kind, mac, Promise.resolve(), () => undefined, errors) };
+          };
+          const h = (mode === 'buffered' ? middy(handler) : streamify(handler, middy)).use(secretScopeMiddleware(OPTIONS));
+          const r = await settle(mode === 'buffered' ? h({}, {}) : h({}, new PassThrough(), {}));
+          expect(r.ok).toBe(false);
+          const err = (r as { error: OptionsError }).error;
+          expect(err).toBeInstanceOf(OptionsError);
+          expect(err.message).toContain('secretScopeMiddy');
           expectWiped(base, rec.scope, rec.keys);
         });
       }
     }
 
-    it('streamifyResponse mode: the key works while middy pipes the body, wiped when the response promise resolves', async () => {
+    it('streamifyResponse mode with a string body (middy writes it): wiped when the invocation settles', async () => {
       const base = baseline();
       const rec = newRec();
-      const gate = deferred();
-      const mid = deferred();
-      const errors: unknown[] = [];
-      let settled = false;
-      const h = streamify(
-        async (_e: unknown, context: Ctx) => {
-          rec.scope = context.secretScope;
-          const mac = await context.secretScope!.key('mac');
-          rec.keys.push(mac);
-          return { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: keyedWriter('node', mac, gate.promise, () => mid.resolve(), errors) };
-        },
-        middy,
-      ).use(secretScopeMiddleware(OPTIONS));
+      const h = streamify(recordingHandler(rec, (tag) => ({ statusCode: 200, body: tag })), middy).use(secretScopeMiddleware(OPTIONS));
       const out = new PassThrough();
       let text = '';
       out.on('data', (c: Buffer) => (text += c.toString()));
-      const p = h({}, out, {}).finally(() => {
-        settled = true;
-      });
-      await mid.promise;
-      await turns(5);
-      expect(settled).toBe(false);
-      expect(rec.scope!.active).toBe(true);
-      expect(rec.keys[0]!.alive).toBe(true);
-      gate.resolve();
-      await p;
+      let activeAtSettle: boolean | undefined;
+      await h({}, out, {}).finally(() => void (activeAtSettle = rec.scope?.active));
+      expect(activeAtSettle).toBe(false);
+      expect(text).toMatch(/^[0-9a-f]{64}$/);
       expectWiped(base, rec.scope, rec.keys);
-      expect(errors).toEqual([]);
-      expect(text).toMatch(/^([0-9a-f]{64}\n){5}$/);
-      expect(httpMeta.length).toBeGreaterThan(0);
     });
 
-    it('a streamed body that errors: wiped', async () => {
+    it('secretScopeMiddleware({ timeoutEarlyInMillis }) is refused, pointing to middy\'s own option', () => {
+      const e = thrown(() => secretScopeMiddleware({ ...OPTIONS, timeoutEarlyInMillis: 50 })) as OptionsError;
+      expect(e).toBeInstanceOf(OptionsError);
+      expect(e.message).toContain('middy(handler, { timeoutEarlyInMillis })');
+    });
+
+    it('inside secretScopeMiddy the middleware is refused at the first invocation (one scope per invocation), wiped', async () => {
       const base = baseline();
-      const rec = newRec();
-      const h = middy(async (_e: unknown, context: Ctx) => {
-        rec.scope = context.secretScope;
-        rec.keys.push(await context.secretScope!.key('mac'));
-        const body = new PassThrough();
-        setImmediate(() => body.destroy(new Error('upstream broke')));
-        return { statusCode: 200, body };
-      }).use(secretScopeMiddleware(OPTIONS));
-      const res = await h({}, {});
-      await readAll(res.body).catch(() => undefined);
-      await until(() => rec.scope?.active === false, 'scope ended after the body errored');
-      expectWiped(base, rec.scope, rec.keys);
+      const h = secretScopeMiddy(middy(async () => 'ok').use(secretScopeMiddleware(OPTIONS)), OPTIONS);
+      const r = await settle(h({}, {}));
+      expect((r as { error: OptionsError }).error).toBeInstanceOf(OptionsError);
+      expect((r as { error: OptionsError }).error.message).toContain('remove the middleware');
+      expect(baseline()).toEqual(base);
     });
 
-    const concurrent = (asyncBeforeAhead: boolean) => async () => {
+    it('one context object passed to two overlapping invocations: the second is refused, the first keeps its scope', async () => {
+      const base = baseline();
+      const gate = deferred();
+      const seen: unknown[] = [];
+      const h = middy(async (_e: unknown, context: Ctx) => {
+        seen.push(context.secretScope);
+        await gate.promise;
+        return 'ok';
+      }).use(secretScopeMiddleware(OPTIONS));
+      const ctx = {};
+      const first = h({}, ctx);
+      await until(() => seen.length === 1, 'first invocation in its handler');
+      const second = await settle(h({}, ctx));
+      expect((second as { error: unknown }).error).toBeInstanceOf(OptionsError);
+      gate.resolve();
+      expect(await first).toBe('ok');
+      expect(seen).toHaveLength(1);
+      expect(baseline()).toEqual(base);
+    });
+
+    const concurrent = (neighbours: 'none' | 'sync' | 'async') => async () => {
       const N = 64;
       const probe = concurrentIsolation(N, 7);
+      const around = neighbourProbe();
       const h = middy(probe.handler);
-      // a typical async middleware (parser, ssm, secrets) registered ahead of ours
-      if (asyncBeforeAhead) h.use({ before: async () => undefined });
+      if (neighbours !== 'none') h.use(around.middleware('ahead', neighbours));
       h.use(secretScopeMiddleware(OPTIONS));
+      if (neighbours !== 'none') h.use(around.middleware('after', neighbours));
       const tags: string[] = await Promise.all(Array.from({ length: N }, (_, i) => h({ i }, { awsRequestId: `c-${i}` })));
+      // ahead of ours: no scope exists yet for this invocation, and none of another's is visible
+      if (neighbours !== 'none') around.verify(probe.scopes, (where) => where === 'after');
       probe.verify(tags, (i) => `c-${i}`);
     };
 
-    it('64 concurrent invocations stay isolated (secretScopeMiddleware first)', concurrent(false));
+    it('64 overlapping invocations stay isolated (secretScopeMiddleware alone)', concurrent('none'));
+    // Regression (issue 9): a synchronous before-middleware ahead of ours ran in the
+    // invoking frame, which our enterWith had bound to the previous invocation's scope:
+    // it saw that live scope through currentScope() and its default-owner keys went to it.
+    it('64 overlapping invocations stay isolated (synchronous middlewares ahead of and after ours)', concurrent('sync'));
+    it('64 overlapping invocations stay isolated (asynchronous middlewares ahead of and after ours)', concurrent('async'));
 
-    // Regression: with middy 6 and an async before-middleware ahead of ours, our `before`
-    // runs inside middy's nested runMiddlewares() continuation, where enterWith() cannot
-    // reach the handler's context; reading context.secretScope rebinds it there.
-    it('64 concurrent invocations stay isolated (an async before-middleware ahead of ours)', concurrent(true));
+    // Regression (issue 9): reading context.secretScope bound the reader's async context to
+    // that scope. Code of invocation B holding invocation A's context object (a logger or
+    // cache that keeps the last context) was rebound to A's scope and could use A's keys.
+    for (const wiring of ['secretScopeMiddleware', 'secretScopeMiddy'] as const) {
+      it(`${wiring}: code of another invocation that reads this invocation's context.secretScope is not bound to it`, async () => {
+        const base = baseline();
+        let contextA: Ctx | undefined;
+        let keyA: Key | undefined;
+        const aReady = deferred();
+        const aRelease = deferred();
+        const body = async (event: { role: 'a' | 'b' }, context: Ctx) => {
+          if (event.role === 'a') {
+            contextA = context;
+            keyA = await context.secretScope!.key('mac');
+            aReady.resolve();
+            await aRelease.promise;
+            return 'a';
+          }
+          await aReady.promise;
+          const own = context.secretScope;
+          void contextA!.secretScope; // B reads A's context object
+          return { currentIsOwn: currentScope() === own, useA: thrown(() => hmacSign(keyA!, 'from B')), newKeyScope: randomKey(32).scope === own };
+        };
+        const h = wiring === 'secretScopeMiddleware' ? middy(body).use(secretScopeMiddleware(OPTIONS)) : secretScopeMiddy(middy(body), OPTIONS);
+        const a = h({ role: 'a' }, { awsRequestId: 'a' });
+        const b = await h({ role: 'b' }, { awsRequestId: 'b' });
+        aRelease.resolve();
+        expect(await a).toBe('a');
+        expect(b.currentIsOwn).toBe(true);
+        expect(b.useA).toBeInstanceOf(ScopeEndedError);
+        expect(b.newKeyScope).toBe(true);
+        expect(baseline()).toEqual(base);
+      });
+    }
 
-    // middy calls `before` synchronously from the invoking code, so enterWith()
-    // also rebinds the caller's async context. Documented behaviour
-    // (src/scope/context.ts): currentScope() names live scopes only, and a key
-    // created there fails closed (ScopeEndedError) instead of becoming a key
-    // nobody wipes.
-    it("after the invocation the caller sees no live scope; a key made there fails closed", async () => {
+    // Regression (issue 9): middy's request.event/request.context getters bind the reader;
+    // they rebound any context, so code of invocation B reading a request object another
+    // middleware kept from invocation A was bound to A's scope and could use A's keys.
+    it("code of another invocation that reads this invocation's request (kept by a middleware) is not bound to its scope", async () => {
       const base = baseline();
-      const h = middy(async () => 'ok').use(secretScopeMiddleware(OPTIONS));
-      const probe = async () => {
-        expect(await h({}, {})).toBe('ok');
-        return { current: currentScope(), newKey: thrown(() => randomKey(32)) };
-      };
-      const r = await probe();
-      expect(r.current).toBeUndefined();
-      expect(r.newKey).toBeInstanceOf(ScopeEndedError);
+      let requestA: Request | undefined;
+      let keyA: Key | undefined;
+      const aReady = deferred();
+      const aRelease = deferred();
+      const keepRequest = { before: (request: Request) => {
+        if ((request.event as { role: string }).role === 'a') requestA = request;
+      } };
+      const h = middy(async (event: { role: 'a' | 'b' }, context: Ctx) => {
+        if (event.role === 'a') {
+          keyA = await context.secretScope!.key('mac');
+          aReady.resolve();
+          await aRelease.promise;
+          return 'a';
+        }
+        await aReady.promise;
+        const own = context.secretScope;
+        void requestA!.event;
+        void requestA!.context;
+        return { currentIsOwn: currentScope() === own, useA: thrown(() => hmacSign(keyA!, 'from B')) };
+      }).use(secretScopeMiddleware(OPTIONS)).use(keepRequest);
+      const a = h({ role: 'a' }, { awsRequestId: 'a' });
+      const b = await h({ role: 'b' }, { awsRequestId: 'b' });
+      aRelease.resolve();
+      expect(await a).toBe('a');
+      expect(b.currentIsOwn).toBe(true);
+      expect(b.useA).toBeInstanceOf(ScopeEndedError);
+      expect(baseline()).toEqual(base);
+    });
+
+    // Regression (issue 9): enterWith bound the invoking frame, so the caller (the runtime,
+    // or a host running several invocations) saw the scope of the invocation it started.
+    it('the invoking frame is never bound: during and after the invocation the caller sees no scope', async () => {
+      const base = baseline();
+      const gate = deferred();
+      const h = middy(async (_e: unknown, context: Ctx) => {
+        await context.secretScope!.key('mac');
+        await gate.promise;
+        return 'ok';
+      }).use(secretScopeMiddleware(OPTIONS));
+      const p = h({}, {});
+      const during = { current: currentScope(), key: randomKey(32) };
+      gate.resolve();
+      expect(await p).toBe('ok');
+      expect(during.current).toBeUndefined();
+      expect(during.key.scope).toBeNull();
+      during.key.release();
+      expect(currentScope()).toBeUndefined();
       expect(baseline()).toEqual(base);
     });
   });

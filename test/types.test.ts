@@ -2,8 +2,8 @@
  * Types users can rely on (issue 13, item 1). The package as installed (dist/ through
  * package.json `exports`/`typesVersions`) is type-checked from consumer projects under
  * moduleResolution bundler, node16 and node10 (strict, skipLibCheck false, esModuleInterop
- * false): the cases in test/types/, every ```ts and ```js block of README.md that uses
- * secret-scope, and the example handlers. Then the packed tarball (npm pack) must be
+ * false): the cases in test/types/, every ```ts and ```js block of README.md's consumer part
+ * that uses secret-scope, and the example handlers. Then the packed tarball (npm pack) must be
  * clean under @arethetypeswrong/cli and publint.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,7 +21,9 @@ const AMBIENT = "declare module '@aws/durable-execution-sdk-js' { export type Du
 
 /** README code blocks (```ts / ```js) that use the package, in order. */
 export function readmeSnippets(): { lang: 'ts' | 'js'; code: string; cjs: boolean }[] {
-  const text = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  // The consumer part (before the threat model): the snippets a new user copies.
+  const whole = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const text = whole.slice(0, whole.indexOf('## Threat model'));
   return [...text.matchAll(/```(ts|js)\n([\s\S]*?)```/g)]
     .map((m) => ({ lang: m[1] as 'ts' | 'js', code: m[2]!, cjs: /require\(['"]secret-scope/.test(m[2]!) }))
     .filter((s) => /['"]secret-scope(\/[a-z-]+)?['"]/.test(s.code));

@@ -1,6 +1,6 @@
 // A middy handler: a per-invocation AEAD key seals the record it returns.
 import middy from '@middy/core';
-import { secretScopeMiddleware } from 'secret-scope/middy';
+import { secretScopeMiddy } from 'secret-scope/middy';
 import { seal, open } from 'secret-scope';
 
 /** @type {import('secret-scope').SecretScopeOptions<any>} */
@@ -15,4 +15,6 @@ const base = async (event, context) => {
   return { sealedBytes: sealed.length, roundTrip };
 };
 
-export const handler = middy(base).use(secretScopeMiddleware(options));
+// The wrapper owns the whole invocation: every middleware added with .use() (before or
+// after this line) and the handler see this invocation's scope; it ends when middy settles.
+export const handler = secretScopeMiddy(middy(base), options);

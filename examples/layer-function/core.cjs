@@ -6,7 +6,7 @@ const { randomKey, hkdf, seal, open, withScope, protectionReport } = require('se
 exports.handler = async (event) =>
   withScope(async () => {
     const root = randomKey(32);
-    const key = hkdf(root, { info: `example/${event?.tenant ?? 'default'}`, length: 32 });
+    const key = hkdf(root, { info: `example/${event?.tenant ?? 'default'}`, length: 32, use: 'aead' });
     const sealed = seal(key, 'core api');
     return {
       roundTrip: open(key, sealed).toString('utf8'),

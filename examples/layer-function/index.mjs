@@ -3,11 +3,11 @@
 // secret-scope comes from the layer (/opt/nodejs/node_modules/secret-scope);
 // @middy/core is the function's own dependency (it ships in the function zip);
 // @aws-sdk/client-kms comes from the Lambda runtime. Per invocation, the
-// middleware draws entropy from KMS GenerateRandom (AWS_ENDPOINT_URL_KMS may
+// wrapper draws entropy from KMS GenerateRandom (AWS_ENDPOINT_URL_KMS may
 // point it elsewhere), derives the declared keys into guarded memory, and wipes
 // them when the response is on its way.
 import middy from '@middy/core';
-import { secretScopeMiddleware } from 'secret-scope/middy';
+import { secretScopeMiddy } from 'secret-scope/middy';
 import { hmacSign, hmacVerify, seal, open, protectionReport } from 'secret-scope';
 
 export const options = {
@@ -41,4 +41,4 @@ async function base(event, context) {
   };
 }
 
-export const handler = middy(base).use(secretScopeMiddleware(options));
+export const handler = secretScopeMiddy(middy(base), options);

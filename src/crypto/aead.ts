@@ -2,7 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { native } from '../memory/native.js';
 import { InvalidArgumentError } from '../errors/index.js';
-import { keyId, type Key } from '../memory/key.js';
+import { keyId, requireUse, type Key } from '../memory/key.js';
 import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
 import { NONCE, aeadId, type AeadAlgorithm, type Bytes } from './options.js';
 
@@ -16,6 +16,7 @@ const AEAD_OPTS = ['algorithm', 'aad'] as const;
 // The checked public functions below share these; each validates its options once.
 function sealTo(what: string, key: Key, nonce: Uint8Array, plaintext: Bytes, options: AeadOptions, prefix: number): Buffer {
   const id = keyId(key, what);
+  requireUse(key, 'aead', what);
   const pt = toBytes(plaintext, 'plaintext')!;
   // One Buffer from Node's pool holds `prefix` bytes (seal's nonce) then ciphertext || tag.
   const out = Buffer.allocUnsafe(prefix + pt.length + 16);
@@ -26,6 +27,7 @@ function sealTo(what: string, key: Key, nonce: Uint8Array, plaintext: Bytes, opt
 
 function openFrom(what: string, key: Key, nonce: Uint8Array, ciphertext: Uint8Array, options: AeadOptions): Buffer {
   const id = keyId(key, what);
+  requireUse(key, 'aead', what);
   const ct = toBytes(ciphertext, 'ciphertext')!;
   const out = ct.length >= 16 ? Buffer.allocUnsafe(ct.length - 16) : undefined;
   return native().aeadOpen(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, ct, toBytes(options.aad, 'aad', true), out);

@@ -8,30 +8,57 @@ import { Key, ownerFor, wrapKey, type KeyOptions } from '../memory/key.js';
 import { assertAttached, onlyKnownOptions } from '../memory/bytes.js';
 import { DECODE_OPTS, ENCODINGS, KEY_OPTS, lengthOf, type Encoding } from './options.js';
 
+/** Byte containers key material may arrive in. */
+export type SecretInput = Uint8Array | DataView | ArrayBuffer;
+
 /**
  * Moves caller bytes into a fresh off-heap staging buffer and zeroes the
  * caller's range in place. A typed array of <= 64 bytes lives on the V8 heap;
- * handing it to native code would make V8 move it off-heap and leave the old
- * bytes behind, unzeroed. The native side zeroes the staging buffer after use.
+ * handing it to native code, or making any new view of it (subarray, .buffer),
+ * makes V8 move it off-heap and leave the old bytes behind, unzeroed. So small
+ * arrays are copied element by element and zeroed through the caller's own view.
+ * The native side zeroes the staging buffer after use.
  */
 let stagingArea: Uint8Array | undefined;
 const STAGING_BYTES = 4096;
 // Views of the staging area by length, made once each (key material comes in a few sizes).
 const stagingViews: Uint8Array[] = [];
 
-function stage(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+// V8 keeps typed arrays of up to this many bytes on its heap (typed_array_max_size_in_heap).
+const MAX_ON_HEAP = 64;
+
+export function stage(bytes: SecretInput, offset: number, length: number): Uint8Array {
   // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
   stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
   const staging = length <= STAGING_BYTES ? (stagingViews[length] ??= stagingArea.subarray(0, length)) : new Uint8Array(new ArrayBuffer(length));
-  const range = offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length);
-  staging.set(range);
-  range.fill(0);
+  if (bytes instanceof DataView) {
+    // A DataView's buffer already exists (off-heap): read and zero through the view itself.
+    for (let i = 0; i < length; i++) staging[i] = bytes.getUint8(offset + i);
+    for (let i = 0; i < length; i++) bytes.setUint8(offset + i, 0);
+  } else if (bytes instanceof Uint8Array && bytes.length <= MAX_ON_HEAP) {
+    for (let i = 0; i < length; i++) staging[i] = bytes[offset + i]!;
+    bytes.fill(0, offset, offset + length);
+  } else {
+    // Off-heap already (large typed arrays, ArrayBuffers): views cost no copy.
+    const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    staging.set(offset === 0 && length === view.length ? view : view.subarray(offset, offset + length));
+    view.fill(0, offset, offset + length);
+  }
   return staging;
 }
 
-function checkRange(bytes: Uint8Array, offset: unknown, length: unknown, what: string): void {
+/** Checks a key-material argument; returns its byte length. */
+export function secretInputLength(bytes: unknown, what: string): number {
+  if (bytes instanceof Uint8Array || bytes instanceof DataView || bytes instanceof ArrayBuffer) {
+    assertAttached(bytes, what);
+    return bytes.byteLength;
+  }
+  throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} must be a Buffer, Uint8Array, DataView or ArrayBuffer`);
+}
+
+function checkRange(byteLength: number, offset: unknown, length: unknown, what: string): void {
   const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (!ok(offset) || !ok(length) || (offset as number) + (length as number) > bytes.length) {
+  if (!ok(offset) || !ok(length) || (offset as number) + (length as number) > byteLength) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: offset and length must lie inside the buffer`);
   }
 }
@@ -45,14 +72,10 @@ export function randomKey(length = 32, options?: KeyOptions): Key {
 }
 
 /** Copies key bytes into guarded memory and zeroes the caller's buffer. */
-export function importKey(bytes: Uint8Array, options?: KeyOptions): Key {
+export function importKey(bytes: SecretInput, options?: KeyOptions): Key {
   onlyKnownOptions(options, KEY_OPTS, 'importKey');
-  if (!(bytes instanceof Uint8Array)) {
-    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'importKey: key material must be a Buffer or Uint8Array');
-  }
-  assertAttached(bytes, 'importKey: key material');
+  const length = secretInputLength(bytes, 'importKey: key material');
   const { scope, nativeScope } = ownerFor(options);
-  const length = bytes.length;
   const staged = stage(bytes, 0, length);
   try {
     return wrapKey(native().keyImport(staged, nativeScope), scope, length, 'secret', options?.label);
@@ -73,17 +96,14 @@ export interface DecodeOptions extends KeyOptions {
  * Decodes base64/base64url/hex key material from a byte buffer straight into
  * guarded memory, then zeroes the encoded range. The text never becomes a JS string.
  */
-export function decodeKey(bytes: Uint8Array, options: DecodeOptions): Key {
+export function decodeKey(bytes: SecretInput, options: DecodeOptions): Key {
   onlyKnownOptions(options, DECODE_OPTS, 'decodeKey');
-  if (!(bytes instanceof Uint8Array)) {
-    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'decodeKey: encoded key material must be a Buffer or Uint8Array');
-  }
-  assertAttached(bytes, 'decodeKey: encoded key material');
+  const byteLength = secretInputLength(bytes, 'decodeKey: encoded key material');
   const enc = ENCODINGS[options?.encoding];
   if (enc === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "decodeKey: encoding must be 'base64', 'base64url' or 'hex'");
   const offset = options.offset ?? 0;
-  const length = options.length ?? bytes.length - offset;
-  checkRange(bytes, offset, length, 'decodeKey');
+  const length = options.length ?? byteLength - offset;
+  checkRange(byteLength, offset, length, 'decodeKey');
   const { scope, nativeScope } = ownerFor(options);
   const staged = stage(bytes, offset, length);
   try {

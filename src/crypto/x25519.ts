@@ -1,6 +1,6 @@
 /** X25519: the private key and the shared secret stay in guarded memory. */
 import { native } from '../memory/native.js';
-import { keyId, ownerFor, wrapKey, type Key, type KeyOptions } from '../memory/key.js';
+import { keyId, ownerFor, requireUse, wrapKey, type Key, type KeyOptions } from '../memory/key.js';
 import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
 import { KEY_OPTS } from './options.js';
 
@@ -13,14 +13,20 @@ export function x25519KeyPair(options?: KeyOptions): { privateKey: Key; publicKe
 }
 
 export function x25519PublicKey(privateKey: Key): Buffer {
-  return native().x25519Public(keyId(privateKey, 'x25519PublicKey'));
+  const id = keyId(privateKey, 'x25519PublicKey');
+  requireUse(privateKey, 'x25519', 'x25519PublicKey');
+  return native().x25519Public(id);
 }
 
-/** X25519 shared secret into a new key; an all-zero result (low-order point) throws WeakPublicKeyError. */
+/**
+ * X25519 shared secret into a new key of use 'shared' (input for HKDF only); an all-zero
+ * result (low-order point) throws WeakPublicKeyError.
+ */
 export function x25519SharedSecret(privateKey: Key, peerPublicKey: Uint8Array, options?: KeyOptions): Key {
   onlyKnownOptions(options, KEY_OPTS, 'x25519SharedSecret');
   const id = keyId(privateKey, 'x25519SharedSecret');
+  requireUse(privateKey, 'x25519', 'x25519SharedSecret');
   const { scope, nativeScope } = ownerFor(options);
   const shared = native().x25519Shared(id, toBytes(peerPublicKey, 'peer public key')!, nativeScope);
-  return wrapKey(shared, scope, 32, 'secret', options?.label);
+  return wrapKey(shared, scope, 32, 'shared', options?.label);
 }

@@ -45,10 +45,14 @@ export class ArenaExhaustedError extends SecretScopeError {}
 export class CanaryViolationError extends SecretScopeError {}
 /** AEAD open or MAC check failed. */
 export class AuthenticationError extends SecretScopeError {}
-/** The algorithm is unknown or not available on this CPU (AES-256-GCM without AES-NI). */
+/** The algorithm is unknown or not available here. */
 export class UnsupportedAlgorithmError extends SecretScopeError {}
 /** X25519 with a low-order public key (all-zero shared secret). */
 export class WeakPublicKeyError extends SecretScopeError {}
+/** The key's use does not admit the operation (a key serves one purpose: see the README's key-use table). */
+export class KeyUsageError extends SecretScopeError {}
+/** A peer's public key is malformed or not a valid point of its curve. */
+export class InvalidPublicKeyError extends SecretScopeError {}
 /** Bad sizes, types or options. */
 export class InvalidArgumentError extends SecretScopeError {}
 /** The key is lent to JavaScript through exposeUnsafe and cannot be used until returned. */
@@ -61,6 +65,20 @@ export class KmsEntropyError extends SecretScopeError {}
 export class OptionsError extends SecretScopeError {}
 /** The native addon could not be loaded (bundled copy, unsupported platform); the message names the remedy. */
 export class AddonLoadError extends SecretScopeError {}
+/**
+ * A JWS, JWT or JWE was malformed, failed verification or decryption, or a claim check
+ * failed. Codes as the `jose` package names them: ERR_JWS_INVALID, ERR_JWE_INVALID,
+ * ERR_JWT_INVALID, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ERR_JWE_DECRYPTION_FAILED,
+ * ERR_JWT_EXPIRED, ERR_JWT_CLAIM_VALIDATION_FAILED, ERR_JOSE_ALG_NOT_ALLOWED, ERR_JOSE_NOT_SUPPORTED.
+ */
+export class JoseError extends SecretScopeError {
+  /** The claim that failed (ERR_JWT_EXPIRED, ERR_JWT_CLAIM_VALIDATION_FAILED). */
+  readonly claim?: string;
+  constructor(code: string, message: string, claim?: string) {
+    super(code, message);
+    if (claim !== undefined) this.claim = claim;
+  }
+}
 
 import { bumpPurgeEpoch } from '../memory/epoch.js';
 
@@ -77,6 +95,8 @@ const byCode: Record<string, new (code: string, message: string) => SecretScopeE
   ERR_WEAK_PUBLIC_KEY: WeakPublicKeyError,
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_KEY_LENT: KeyLentError,
+  ERR_KEY_USAGE: KeyUsageError,
+  ERR_INVALID_PUBLIC_KEY: InvalidPublicKeyError,
   ERR_NOT_INITIALIZED: NotInitializedError,
 };
 

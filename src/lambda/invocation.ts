@@ -4,7 +4,7 @@
  * key, and the per-invocation scope that derives the declared keys.
  */
 import { OptionsError, ScopeEndedError } from '../errors/index.js';
-import { DERIVED_USES, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
+import { DERIVED_USES, IMPLIED_LENGTH, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
 import type { Key } from '../memory/key.js';
 import { SecretScope } from '../scope/scope.js';
 import { EntropySource, type EntropyOptions, type EntropyResult, type Logger } from '../kms/entropy.js';
@@ -18,7 +18,7 @@ export type DeclaredUse = DerivedUse;
 
 export interface KeySpec<E = unknown> {
   use: DeclaredUse;
-  /** Bytes (default 32; x25519 and aead keys are always 32). */
+  /** Bytes (default 32; x25519, ed25519 and P-256 keys are always 32, P-384 keys 48; aead keys 32, or 16 for aes-128-gcm). */
   length?: number;
   /** 'entropy' (default): from this invocation's entropy; 'root': stable, from the KMS-decrypted root key. */
   from?: 'entropy' | 'root';
@@ -56,8 +56,12 @@ export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | u
     if (spec.length !== undefined && (!Number.isInteger(spec.length) || spec.length < 16 || spec.length > 1024)) {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.length must be an integer from 16 to 1024`);
     }
-    if ((spec.use === 'aead' || spec.use === 'x25519') && spec.length !== undefined && spec.length !== 32) {
-      throw new OptionsError('ERR_OPTIONS', `keys.${name}: ${spec.use} keys are 32 bytes`);
+    if (spec.use === 'aead' && spec.length !== undefined && spec.length !== 32 && spec.length !== 16) {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}: aead keys are 32 bytes, or 16 for aes-128-gcm`);
+    }
+    const implied = IMPLIED_LENGTH[spec.use];
+    if (implied !== undefined && spec.length !== undefined && spec.length !== implied) {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}: ${spec.use} keys are ${implied} bytes`);
     }
     if (spec.from !== undefined && spec.from !== 'entropy' && spec.from !== 'root') {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.from must be 'entropy' or 'root'`);
@@ -198,7 +202,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.context must return a string or undefined`);
     }
     const info = infoFor(name, spec.use, context);
-    const length = spec.length ?? 32;
+    const length = IMPLIED_LENGTH[spec.use] ?? spec.length ?? 32;
     const hash = this.#core.options.hash ?? 'sha256';
     if ((spec.from ?? 'entropy') === 'root') {
       const root = await this.#core.root!.get();

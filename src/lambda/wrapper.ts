@@ -8,6 +8,7 @@ import { SecretScopeError } from '../errors/index.js';
 import { SecretScopeCore, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
 import type { LambdaContext, ScopedCallbackHandler, ScopedHandler, ScopedLambdaContext, WrappedHandler } from './types.js';
+import { attachScope, refuseUnfinishedStream } from './ownership.js';
 
 export class TimeoutError extends SecretScopeError {}
 
@@ -16,13 +17,6 @@ type Callback = (err?: unknown, result?: unknown) => void;
 type AnyHandler = (this: any, event: any, context: any, callback?: any) => any;
 
 export type { ScopedContext } from './types.js';
-
-function attach(context: unknown, scope: InvocationScope<any>): unknown {
-  if (context && typeof context === 'object') {
-    Object.defineProperty(context, 'secretScope', { value: scope, configurable: true, enumerable: false, writable: true });
-  }
-  return context;
-}
 
 /** Calls a handler that may be async or callback-style and returns its result as a promise. */
 function invoke(handler: AnyHandler, self: unknown, event: unknown, context: unknown): Promise<unknown> {
@@ -75,9 +69,11 @@ export function withCore<H extends AnyHandler>(handler: H, core: SecretScopeCore
   return async function secretScoped(this: unknown, event: Parameters<H>[0], context: Parameters<H>[1]): Promise<Awaited<ReturnType<H>>> {
     const scope = core.open(event, context);
     try {
-      attach(context, scope);
+      attachScope(context, scope, 'withSecretScope');
       const result = scopeStorage.run(scope, () => invoke(handler, this, event, context));
-      return (await withDeadline(result, context, early, scope)) as Awaited<ReturnType<H>>;
+      const response = await withDeadline(result, context, early, scope);
+      refuseUnfinishedStream(response, 'withSecretScope');
+      return response as Awaited<ReturnType<H>>;
     } finally {
       scope.end();
     }
@@ -85,24 +81,58 @@ export function withCore<H extends AnyHandler>(handler: H, core: SecretScopeCore
 }
 
 /**
+ * Ends the scope as soon as the response stream can no longer deliver anything (the
+ * client went away, the runtime destroyed it, a write failed), even while the handler
+ * still runs: its later key use then fails with ScopeEndedError. Returns a detach function.
+ */
+export function endWhenStreamAborted(responseStream: NodeJS.WritableStream, scope: InvocationScope): () => void {
+  const s = responseStream as NodeJS.WritableStream & { writableFinished?: boolean; destroyed?: boolean };
+  if (typeof s.on !== 'function') return () => undefined;
+  const onClose = (): void => {
+    if (!s.writableFinished) scope.end();
+  };
+  const onError = (): void => void scope.end();
+  s.on('close', onClose);
+  s.on('error', onError);
+  if (s.destroyed && !s.writableFinished) scope.end();
+  return () => {
+    s.removeListener('close', onClose);
+    s.removeListener('error', onError);
+  };
+}
+
+/**
  * For response streaming (`awslambda.streamifyResponse(withSecretScope.streaming(fn, options))`):
- * the scope ends after the handler settled AND the response stream finished.
+ * the scope ends after the handler settled AND the response stream finished, as soon as
+ * the response stream is destroyed or fails, and (timeoutEarlyInMillis) that many ms
+ * before the Lambda deadline, which also destroys the response stream.
  */
 export function withSecretScopeStreaming<E = any, R = any>(
   handler: (event: E, responseStream: NodeJS.WritableStream, context: ScopedLambdaContext) => R | Promise<R>,
   options: SecretScopeOptions<E> = {},
 ): (event: E, responseStream: NodeJS.WritableStream, context: LambdaContext) => Promise<Awaited<R>> {
   if (typeof handler !== 'function') throw new TypeError('withSecretScope.streaming: handler must be a function');
-  const core = new SecretScopeCore(options);
+  const core = new SecretScopeCore(options as SecretScopeOptions);
+  const early = core.options.timeoutEarlyInMillis ?? 0;
   return async function secretScopedStream(this: unknown, event: E, responseStream: NodeJS.WritableStream, context: LambdaContext): Promise<Awaited<R>> {
     const scope = core.open(event, context);
+    const detach = endWhenStreamAborted(responseStream, scope);
     try {
-      attach(context, scope);
-      const result = await scopeStorage.run(scope, () => handler.call(this, event, responseStream, context as ScopedLambdaContext));
-      const s = responseStream as NodeJS.WritableStream & { writableFinished?: boolean; destroyed?: boolean };
-      if (!s.writableFinished && !s.destroyed) await finished(s).catch(() => undefined);
-      return result;
+      attachScope(context, scope, 'withSecretScope.streaming');
+      const s = responseStream as NodeJS.WritableStream & { writableFinished?: boolean; destroyed?: boolean; destroy?: (e?: Error) => void };
+      const run = (async () => {
+        const result = await scopeStorage.run(scope, () => handler.call(this, event, responseStream, context as ScopedLambdaContext));
+        if (!s.writableFinished && !s.destroyed) await finished(s).catch(() => undefined);
+        return result;
+      })();
+      try {
+        return (await withDeadline(run, context, early, scope)) as Awaited<R>;
+      } catch (e) {
+        if (e instanceof TimeoutError && !s.destroyed) s.destroy?.(e);
+        throw e;
+      }
     } finally {
+      detach();
       scope.end();
     }
   };

@@ -13,4 +13,4 @@ export {
   type Backend,
   type Requirement,
 } from './policy.js';
-export { Key, type KeyOptions, type KeyUse } from './key.js';
+export { Key, type KeyOptions, type KeyUse, type AsymmetricUse } from './key.js';

@@ -6,14 +6,73 @@
  */
 import { native } from './native.js';
 import { ensureSecretMemory } from './policy.js';
-import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, ScopeEndedError } from '../errors/index.js';
+import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, KeyUsageError, ScopeEndedError } from '../errors/index.js';
 import { SecretScope } from '../scope/scope.js';
 import { scopeForNewKey, scopeGuard } from '../scope/context.js';
 import { processShared } from './process-state.js';
 
 const KEY_BRAND = Symbol.for('secret-scope.key');
 
-export type KeyUse = 'secret' | 'hkdf' | 'hmac' | 'aead' | 'x25519' | 'root';
+/** Private-key uses: signature keys, and key-agreement keys of one curve. */
+export type AsymmetricUse = 'x25519' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdh-p256' | 'ecdh-p384';
+export const ASYMMETRIC_USES: readonly AsymmetricUse[] = ['x25519', 'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdh-p256', 'ecdh-p384'];
+
+/**
+ * What a key is for; the addon keeps it on the slot and every operation checks it.
+ * 'secret': generic keys (randomKey, importKey, decodeKey) for HKDF, HMAC or AEAD;
+ * 'hkdf' (PRKs, derived keys without a use), 'root' and 'shared' ((EC)DH outputs): HKDF only;
+ * 'hmac', 'aead': that operation only; the asymmetric uses: their algorithm and publicKey only;
+ * 'hpke': an HPKE context's AEAD key || base_nonce (internal to src/crypto/hpke), the HPKE AEAD only.
+ */
+export type KeyUse = 'secret' | 'hkdf' | 'hmac' | 'aead' | 'root' | 'shared' | 'hpke' | AsymmetricUse;
+
+/** The addon's number for each use (native/keystore.h KeyKind). */
+export const USE_IDS: Readonly<Record<KeyUse, number>> = {
+  secret: 0,
+  x25519: 1,
+  hkdf: 3,
+  hmac: 4,
+  aead: 5,
+  root: 6,
+  shared: 7,
+  ed25519: 8,
+  'ecdsa-p256': 9,
+  'ecdsa-p384': 10,
+  'ecdh-p256': 11,
+  'ecdh-p384': 12,
+  hpke: 13,
+};
+
+/** Operation families, checked against a key's use (the same table as native/key-use.cc). */
+export type KeyOperation = 'hkdf' | 'hmac' | 'aead' | 'hpke' | 'publicKey' | AsymmetricUse;
+
+const ALLOWED: Readonly<Record<KeyUse, readonly KeyOperation[]>> = {
+  secret: ['hkdf', 'hmac', 'aead'],
+  hkdf: ['hkdf'],
+  root: ['hkdf'],
+  shared: ['hkdf'],
+  hmac: ['hmac'],
+  aead: ['aead'],
+  x25519: ['x25519', 'publicKey'],
+  ed25519: ['ed25519', 'publicKey'],
+  'ecdsa-p256': ['ecdsa-p256', 'publicKey'],
+  'ecdsa-p384': ['ecdsa-p384', 'publicKey'],
+  'ecdh-p256': ['ecdh-p256', 'publicKey'],
+  'ecdh-p384': ['ecdh-p384', 'publicKey'],
+  hpke: ['hpke'],
+};
+
+/** Throws KeyUsageError unless `key.use` admits `op` (the addon checks the same again). */
+export function requireUse(key: Key, op: KeyOperation, what: string): void {
+  const use = (key as { use?: unknown } | null)?.use as KeyUse | undefined;
+  if (use === undefined || !(use in ALLOWED)) return; // not a Key: keyId() reports it
+  if (!ALLOWED[use].includes(op)) {
+    throw new KeyUsageError(
+      'ERR_KEY_USAGE',
+      `${what}: this key's use is '${use}', which this operation does not accept (a key serves one purpose)`,
+    );
+  }
+}
 
 export interface KeyOptions {
   /** The scope that owns the key; default: the current scope (if any), else none (release it yourself). */

@@ -29,10 +29,11 @@ export interface NativeAddon {
   keyImport(bytes: Uint8Array, scope: number, sealed?: boolean): number;
   keyDecode(bytes: Uint8Array, offset: number, length: number, encoding: number, scope: number, sealed?: boolean): number;
   hkdfExtract(hash: number, ikm: number | number[], salt: Uint8Array | undefined, scope: number): number;
-  hkdfExpand(hash: number, prk: number, info: Uint8Array | undefined, length: number, scope: number): number;
+  /** `use`: the derived key's use number (key.ts USE_IDS; default hkdf). */
+  hkdfExpand(hash: number, prk: number, info: Uint8Array | undefined, length: number, scope: number, use?: number): number;
   /** Writes one handle per info into `ids`; returns how many. */
-  hkdfExpandMany(hash: number, prk: number, infos: (Uint8Array | undefined)[], length: number, scope: number, ids: Float64Array): number;
-  hkdf(hash: number, ikm: number, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number, scope: number): number;
+  hkdfExpandMany(hash: number, prk: number, infos: (Uint8Array | undefined)[], length: number, scope: number, ids: Float64Array, use?: number): number;
+  hkdf(hash: number, ikm: number, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number, scope: number, use?: number): number;
   hmacSign(hash: number, key: number, message: Uint8Array, tagLength?: number, out?: Uint8Array): Buffer;
   hmacVerify(hash: number, key: number, message: Uint8Array, tag: Uint8Array): boolean;
   aeadSeal(alg: number, key: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
@@ -40,11 +41,38 @@ export interface NativeAddon {
   x25519Generate(scope: number): [number, Buffer];
   x25519Public(key: number): Buffer;
   x25519Shared(key: number, peer: Uint8Array, scope: number): number;
+  /** A private key of an asymmetric use (USE_IDS) and its raw public key. */
+  keyGenerate(use: number, scope: number): [number, Buffer];
+  /** Validates and copies a raw private key, then zeroes `bytes`. */
+  keyImportPrivate(bytes: Uint8Array, use: number, scope: number): number;
+  keyPublic(key: number): Buffer;
+  /** The use the addon keeps on the key's slot. */
+  keyUse(key: number): string;
+  /** ECDSA (der: ASN.1 DER, else P1363 r || s) or Ed25519. */
+  sign(key: number, message: Uint8Array, der: boolean): Buffer;
+  /** X25519 or ECDH: the shared secret as a new key of use 'shared'. */
+  agree(key: number, peer: Uint8Array, scope: number): number;
+  /** HKDF-Extract(salt key or empty, prefix || ikm key): RFC 9180 LabeledExtract with a key as salt and/or IKM. */
+  hpkeLabeledExtract(hash: number, salt: number | undefined, prefix: Uint8Array, ikm: number | undefined, scope: number): number;
+  /** An HPKE context key (use hpke): LabeledExpand "key" (nk bytes) || LabeledExpand "base_nonce" (12 bytes). */
+  hpkeContextKey(hash: number, secret: number, keyInfo: Uint8Array, nonceInfo: Uint8Array, nk: number, scope: number): number;
+  /** The context's AEAD with nonce = base_nonce XOR seq, computed natively. */
+  hpkeSeal(aead: number, contextKey: number, seq: number, plaintext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  hpkeOpen(aead: number, contextKey: number, seq: number, ciphertext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  /** DHKEM(P-256) DeriveKeyPair's rejection sampling: a key of use ecdh-p256. */
+  hpkeDeriveP256(dkpPrk: number, candidatePrefix: Uint8Array, scope: number): number;
+  /** JWE ECDH-ES Concat KDF (SHA-256) of a shared-secret key: a key of use aead. */
+  concatKdf(z: number, otherInfo: Uint8Array, length: number, scope: number): number;
   exposeBegin(key: number): ArrayBuffer;
   exposeEnd(key: number): void;
   testCorrupt(key: number, offset: number): void;
   testBytesToRegionEnd(key: number): number;
   testSlotAddress(key: number): bigint;
+  /**
+   * Audit key channel (native/audit-channel.h): writes every live slot to the
+   * auditor's descriptor; -1 and nothing written when the channel is off.
+   */
+  auditFlush(): number;
 }
 
 export interface NativeReport {
@@ -64,6 +92,10 @@ export interface NativeReport {
   regionPages: number;
   regions: number;
   regionsCreated: number;
+  /** Times a vault region (root keys) could not be re-sealed after use (it stayed readable). */
+  vaultSealFailures: number;
+  /** Keys whose lent view could not be detached: wiped, memory never reused. */
+  quarantinedSlots: number;
   regionsReleased: number;
   liveSlots: number;
   liveScopes: number;
@@ -73,10 +105,22 @@ export interface NativeReport {
   machine: string;
   libsodium: string;
   sha2: string;
+  /** Always true since AES-GCM has a constant-time portable fallback (kept for compatibility). */
   aes256gcm: boolean;
+  aesGcm: AesGcmReport;
   dumpable: boolean;
   coreLimit: number | null;
   notes: string[];
+}
+
+/** AES-GCM in this instance: both key sizes everywhere; which constant-time code runs them. */
+export interface AesGcmReport {
+  'aes-128-gcm': boolean;
+  'aes-256-gcm': boolean;
+  /** 'aes-ni+pclmul' (x64), 'armv8-ce' (arm64) or 'bearssl-ct64' (portable: no AES instructions, or forced). */
+  implementation: 'aes-ni+pclmul' | 'armv8-ce' | 'bearssl-ct64';
+  /** Whether this CPU has the AES and carry-less multiply instructions the fast engines need. */
+  hardware: boolean;
 }
 
 /**

@@ -130,11 +130,10 @@ export async function withScope<T>(fn: (scope: SecretScope) => T | Promise<T>, o
 }
 
 /**
- * The scope of the current invocation, or undefined outside any live scope.
- * (After a middy invocation the invoking context may still name the ended scope:
- * middy gives a middleware no way to bind the handler's context other than
- * AsyncLocalStorage.enterWith. Creating a key there fails closed with
- * ScopeEndedError rather than making a key nobody will wipe.)
+ * The scope bound to the code running (AsyncLocalStorage), or undefined outside any
+ * live scope. Entry points bind with AsyncLocalStorage.run, or (the middy middleware)
+ * enterWith only inside a continuation of the invocation itself, never in the frame
+ * that invoked the handler: code of an overlapping invocation cannot be handed this one.
  */
 export function currentScope(): SecretScope | undefined {
   const s = scopeStorage.getStore();

@@ -1,4 +1,4 @@
-#include "sha2.h"
+#include "ops/sha2.h"
 
 #include <dlfcn.h>
 #include <sodium.h>
