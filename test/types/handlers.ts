@@ -35,7 +35,7 @@ export const fromAnnotation: Handler<TenantEvent, Tagged> = withSecretScope(asyn
 });
 
 // Callback style.
-export const callbackStyle = withSecretScope((event: TenantEvent, context, callback: (err: Error | null, r?: Tagged) => void) => {
+export const callbackStyle = withSecretScope((event: TenantEvent, context: Context & ScopedContext, callback: (err: Error | null, r?: Tagged) => void) => {
   void context.secretScope;
   callback(null, { tag: event.tenantId });
 });
