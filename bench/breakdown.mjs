@@ -4,6 +4,7 @@
 // (option checks, Key/Scope objects, AsyncLocalStorage); raw - C = N-API call,
 // argument checks, slot bookkeeping, canaries, burnStack, result Buffer.
 import { execFileSync } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
 import { runRounds, syncSampler } from './harness.mjs';
 import { INFO, MSG, NONCE24, SALT } from './inputs.mjs';
 
@@ -20,6 +21,12 @@ export async function runBreakdown({ lib, raw, floorExe, smoke }) {
   const rPrk = raw.hkdfExtract(0, rIkm, SALT, rs);
   const rKey = raw.hkdfExpand(0, rPrk, INFO[0], 32, rs);
   const boundScope = openScope();
+  const NONCE12 = NONCE24.subarray(0, 12);
+  const nodeAesKey = Buffer.alloc(32, 9);
+  const nodeGcmSeal = () => {
+    const c = createCipheriv('aes-256-gcm', nodeAesKey, NONCE12);
+    return Buffer.concat([c.update(MSG), c.final(), c.getAuthTag()]);
+  };
 
   const steps = [
     // [id, name, fn]
@@ -36,6 +43,9 @@ export async function runBreakdown({ lib, raw, floorExe, smoke }) {
     ['apiHmac', 'API hmacSign(1 KiB)', () => hmacSign(apiKey, MSG)],
     ['rawSeal', 'raw aeadSeal(XChaCha, 1 KiB)', () => raw.aeadSeal(0, rKey, NONCE24, MSG)],
     ['apiSeal', 'API aeadSeal(XChaCha, 1 KiB)', () => aeadSeal(apiKey, NONCE24, MSG)],
+    ['rawSealGcm', 'raw aeadSeal(AES-256-GCM, 1 KiB)', () => raw.aeadSeal(2, rKey, NONCE12, MSG)],
+    ['apiSealGcm', 'API aeadSeal(AES-256-GCM, 1 KiB)', () => aeadSeal(apiKey, NONCE12, MSG, { algorithm: 'aes-256-gcm' })],
+    ['nodeSealGcm', 'node:crypto AES-256-GCM seal 1 KiB (unprotected)', nodeGcmSeal],
     ['alsRun', 'scope.run(() => 0) (AsyncLocalStorage)', () => boundScope.run(() => 0)],
     ['bufAlloc', 'Buffer.allocUnsafe(1040) (JS-side, for scale)', () => Buffer.allocUnsafe(1040)],
   ];
@@ -65,6 +75,12 @@ export async function runBreakdown({ lib, raw, floorExe, smoke }) {
     row('HKDF-Expand 32 B', 'apiExpand', 'rawExpand', 'expand'),
     row('HMAC-SHA256 1 KiB', 'apiHmac', 'rawHmac', 'hmac1k'),
     row('XChaCha20-Poly1305 seal 1 KiB', 'apiSeal', 'rawSeal', 'seal1k'),
+    row('AES-256-GCM seal 1 KiB', 'apiSealGcm', 'rawSealGcm', null),
   ];
-  return { steps: results, floorParts: c, table };
+  const aesGcm = {
+    implementation: raw.report().aesGcm?.implementation ?? null,
+    apiNs: results.apiSealGcm.medianNs,
+    nodeCryptoNs: results.nodeSealGcm.medianNs,
+  };
+  return { steps: results, floorParts: c, table, aesGcm };
 }

@@ -139,6 +139,8 @@ if (json) {
     say(table(b.table.map((r) => [r.step, fmtNs(r.apiNs), fmtNs(r.rawNs), fmtNs(r.cNs), r.apiNs != null && r.rawNs != null ? fmtNs(r.apiNs - r.rawNs) : '', r.cNs != null ? fmtNs(r.rawNs - r.cNs) : '']),
       ['step', 'public API', 'raw N-API', 'C compute', 'JS layer', 'N-API + native overhead']));
     say(`N-API round trip (no work): ${fmtNs(b.steps.napiNoop.medianNs)}; scope.run (ALS): ${fmtNs(b.steps.alsRun.medianNs)}; Buffer.allocUnsafe(1040): ${fmtNs(b.steps.bufAlloc.medianNs)}`);
+    const g = b.aesGcm;
+    say(`AES-256-GCM seal 1 KiB (${g.implementation}): secret-scope ${fmtNs(g.apiNs)}, node:crypto (unprotected) ${fmtNs(g.nodeCryptoNs)}: ${fmtRatio(g.apiNs / g.nodeCryptoNs)}`);
   } else if (b) say(`\nbreakdown: ${b.error}`);
 
   const s = out.scaling;

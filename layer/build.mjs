@@ -27,6 +27,30 @@ import { fileURLToPath } from 'node:url';
 import { digestOf, embeddedDigest, PREBUILD_FILE, sourceManifest } from './lib/prebuild-info.mjs';
 import { writeZip } from './lib/zip.mjs';
 
+// BearSSL's MIT notice (Debian libbearssl-dev's copyright file: "Files: *").
+const BEARSSL_LICENSE = `Copyright (c) 2016-2018 Thomas Pornin <pornin@bolet.org>
+
+Permission is hereby granted, free of charge, to any person obtaining
+a copy of this software and associated documentation files (the
+"Software"), to deal in the Software without restriction, including
+without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to
+permit persons to whom the Software is furnished to do so, subject to
+the following conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS
+BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+`;
+
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const LAYER_ARCHES = { x86_64: 'x64', arm64: 'arm64' };
 export const PACKAGE_DIR = 'nodejs/node_modules/secret-scope';
@@ -183,7 +207,9 @@ export async function buildLayers(options = {}) {
   const pkgJson = Buffer.from(`${JSON.stringify(layerPackageJson(), null, 2)}\n`);
   const notice = Buffer.from(
     'secret-scope bundles node-gyp-build (https://github.com/prebuild/node-gyp-build):\n\n' +
-      readFileSync(join(REPO, 'node_modules', 'node-gyp-build', 'LICENSE'), 'utf8'),
+      readFileSync(join(REPO, 'node_modules', 'node-gyp-build', 'LICENSE'), 'utf8') +
+      '\n\nThe native addon links BearSSL (https://bearssl.org) statically:\n\n' +
+      BEARSSL_LICENSE,
   );
 
   mkdirSync(o.out, { recursive: true });

@@ -52,7 +52,7 @@ function median(xs) {
 }
 
 /** Bundles src/kms-local into .cache/layer-e2e/kms-local.mjs (always current, no tsup needed). */
-async function loadKmsLocal() {
+export async function loadKmsLocal() {
   const out = join(REPO, '.cache', 'layer-e2e', `kms-local-${process.pid}.mjs`);
   const esbuild = await import('esbuild');
   await esbuild.build({

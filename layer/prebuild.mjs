@@ -7,12 +7,16 @@
 //   node layer/prebuild.mjs                 # both architectures
 //   node layer/prebuild.mjs --arch arm64    # one
 //   node layer/prebuild.mjs --check         # only verify the committed ones (no compiler needed)
+//   node layer/prebuild.mjs --arch arm64 --out DIR
+//                                           # build and check, but write DIR/linux-<arch>/ instead of
+//                                           # prebuilds/ (tests of the working tree, e.g. test/aes-gcm.test.ts)
 //
 // Each architecture is built by node-gyp in its own staging directory
 // (.cache/prebuild/<arch>, a copy of binding.gyp + native/), so the repo's
 // build/ is never touched. arm64 is cross-compiled with g++-aarch64-linux-gnu
 // against Debian's multiarch libsodium.a and libbearssl.a (native/sodium-lib.cjs and
-// native/bearssl-lib.cjs pick them from target_arch); see scripts/setup-arm64.sh.
+// native/bearssl-lib.cjs pick them from
+// target_arch); see scripts/setup-arm64.sh.
 //
 // Amazon Linux 2023 has glibc 2.34; Debian 12 has 2.36. Two link-time fixes
 // keep every GLIBC_ version requirement <= 2.34:
@@ -50,14 +54,15 @@ function log(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { arches: [...PREBUILD_ARCHES], check: false };
+  const opts = { arches: [...PREBUILD_ARCHES], check: false, out: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--check') opts.check = true;
     else if (a === '--arch') opts.arches = argv[++i].split(',');
     else if (a.startsWith('--arch=')) opts.arches = a.slice(7).split(',');
+    else if (a === '--out') opts.out = resolve(argv[++i]);
     else {
-      process.stderr.write('usage: node layer/prebuild.mjs [--arch x64,arm64] [--check]\n');
+      process.stderr.write('usage: node layer/prebuild.mjs [--arch x64,arm64] [--check] [--out DIR]\n');
       process.exit(2);
     }
   }
@@ -106,9 +111,9 @@ export function checkBinary(file, arch, expectedDigest) {
   return { problems, report: r };
 }
 
-function build(arch, manifest) {
+function build(arch, manifest, stageRoot = join(REPO, '.cache', 'prebuild')) {
   const tools = TOOLS[arch];
-  const stage = join(REPO, '.cache', 'prebuild', arch);
+  const stage = join(stageRoot, arch);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   // Stage exactly the bytes that were digested.
@@ -182,17 +187,17 @@ async function main() {
       }
       continue;
     }
-    const file = build(arch, manifest);
+    const file = build(arch, manifest, opts.out ? join(opts.out, 'stage') : undefined);
     const { problems, report } = checkBinary(file, arch, manifest.digest);
     if (problems.length) throw new Error(`${arch} prebuild rejected:\n  - ${problems.join('\n  - ')}`);
-    const dir = join(REPO, 'prebuilds', `linux-${arch}`);
+    const dir = join(opts.out ?? join(REPO, 'prebuilds'), `linux-${arch}`);
     mkdirSync(dir, { recursive: true });
     for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
     copyFileSync(file, join(dir, PREBUILD_FILE));
     writeFileSync(join(dir, 'SOURCES.sha256'), manifest.manifest);
     const size = statSync(join(dir, PREBUILD_FILE)).size;
     log(
-      `${arch}: prebuilds/linux-${arch}/${PREBUILD_FILE} ${size} bytes, max GLIBC_${report.maxGlibc}, ` +
+      `${arch}: ${join(dir, PREBUILD_FILE)} ${size} bytes, max GLIBC_${report.maxGlibc}, ` +
         `NEEDED ${report.needed.join(' ')}, versions ${report.versions.join(' ')}`,
     );
   }

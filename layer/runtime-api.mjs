@@ -9,6 +9,7 @@
 // const api = await startRuntimeApi();
 // api.address            // "127.0.0.1:PORT" for AWS_LAMBDA_RUNTIME_API
 // await api.ready        // resolves at the runtime's first GET .../next (init done)
+// await api.whenPolling(4) // resolves once 4 GET .../next wait at the same time
 // const r = await api.invoke({ hello: 1 })   // { requestId, ok, result | error, ms }
 // await api.close()
 import { randomUUID } from 'node:crypto';
@@ -19,10 +20,15 @@ const PREFIX = '/2018-06-01/runtime';
 export async function startRuntimeApi(options = {}) {
   const functionArn = options.functionArn ?? 'arn:aws:lambda:us-east-1:000000000000:function:secret-scope-example';
   const timeoutMs = options.timeoutMs ?? 30_000;
+  // Test fairness for Managed Instances runs with N runtime workers (each has at
+  // most one /next outstanding): hand out invocations only while N polls wait,
+  // one to each, so every worker gets the same share. Default: first come, first served.
+  const fairPolls = options.fairPolls ?? 1;
   const queue = []; // events waiting for a /next
   const waiting = []; // /next requests waiting for an event
   const pending = new Map(); // requestId -> { resolve, started }
   const log = [];
+  const pollWatchers = []; // { n, resolve } for whenPolling(n)
   let initError;
   let readyResolve;
   let readyReject;
@@ -42,6 +48,16 @@ export async function startRuntimeApi(options = {}) {
       'lambda-runtime-trace-id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`,
     });
     res.end(JSON.stringify(inv.event));
+  }
+
+  function dispatch() {
+    while (queue.length > 0 && waiting.length >= fairPolls) {
+      for (const res of waiting.splice(0, fairPolls)) {
+        const inv = queue.shift();
+        if (inv) deliver(res, inv);
+        else waiting.push(res);
+      }
+    }
   }
 
   function readBody(req) {
@@ -65,9 +81,21 @@ export async function startRuntimeApi(options = {}) {
     try {
       if (req.method === 'GET' && path === `${PREFIX}/invocation/next`) {
         readyResolve(performance.now());
-        const inv = queue.shift();
-        if (inv) deliver(res, inv);
-        else waiting.push(res);
+        if (fairPolls === 1 && queue.length > 0) deliver(res, queue.shift());
+        else {
+          // Managed Instances: several runtime workers long-poll at once, each
+          // /next gets its own invocation; a poll whose client went away is dropped.
+          waiting.push(res);
+          res.on('close', () => {
+            const i = waiting.indexOf(res);
+            if (i >= 0 && !res.headersSent) waiting.splice(i, 1);
+          });
+          for (const w of pollWatchers.filter((x) => waiting.length >= x.n)) {
+            pollWatchers.splice(pollWatchers.indexOf(w), 1);
+            w.resolve(waiting.length);
+          }
+          dispatch();
+        }
         return;
       }
       const m = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(path);
@@ -117,8 +145,12 @@ export async function startRuntimeApi(options = {}) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"errorMessage":"not found","errorType":"NotFound"}');
     } catch (e) {
-      res.writeHead(500);
-      res.end(String(e));
+      // Every answer carries Content-Type, as Lambda's does: the ric's native
+      // client (aws-lambda-cpp runtime::get_next) assigns CURLINFO_CONTENT_TYPE
+      // to a std::string unchecked, and a /next answer without one is a NULL
+      // strlen -> SIGSEGV in the runtime (layer/RIC.md, test/ric.test.ts).
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errorMessage: String(e), errorType: 'InternalError' }));
     }
   });
 
@@ -132,13 +164,21 @@ export async function startRuntimeApi(options = {}) {
     get initError() {
       return initError;
     },
+    /** GET .../next requests waiting for an invocation right now. */
+    get polling() {
+      return waiting.length;
+    },
+    /** Resolves once `n` GET .../next requests wait at the same time (all runtime workers are ready). */
+    whenPolling(n) {
+      if (waiting.length >= n) return Promise.resolve(waiting.length);
+      return new Promise((resolve) => pollWatchers.push({ n, resolve }));
+    },
     invoke(event) {
       return new Promise((resolve) => {
         const inv = { requestId: randomUUID(), event, resolve, started: 0 };
         pending.set(inv.requestId, inv);
-        const res = waiting.shift();
-        if (res) deliver(res, inv);
-        else queue.push(inv);
+        queue.push(inv);
+        queueMicrotask(dispatch); // invocations sent together are handed out together
       });
     },
     async close() {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Idempotent, quiet install of the Debian packages CI needs to build and test
 # secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
-# (headers + static libsodium.a) with pkg-config, BearSSL (headers + static
-# libbearssl.a, for the NIST curves), util-linux for setpriv and
-# prlimit (test/helpers/restricted.ts), and `file` for binary checks.
+# (headers + static libsodium.a) with pkg-config, BearSSL (libbearssl-dev: headers
+# + static libbearssl.a, for EC and AES-GCM), util-linux for setpriv and
+# prlimit (test/helpers/restricted.ts), `file` for binary checks, and cmake +
+# xz-utils for scripts/build-ric.sh (AWS's aws-lambda-ric builds its bundled
+# aws-lambda-cpp with cmake from .tar.xz sources; its curl ships a generated
+# ./configure, so no autoconf/automake/libtool).
 #
 #   scripts/setup-ci-deps.sh            # x64 build/test deps
 #   scripts/setup-ci-deps.sh --arm64    # also run scripts/setup-arm64.sh
@@ -12,7 +15,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev util-linux file ca-certificates)
+PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev util-linux file ca-certificates cmake xz-utils)
 
 with_arm64=0
 for a in "$@"; do
@@ -39,7 +42,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-for c in cc c++ make python3 pkg-config setpriv prlimit; do
+for c in cc c++ make python3 pkg-config setpriv prlimit cmake xz; do
   command -v "$c" >/dev/null || { log "missing command after install: $c"; exit 1; }
 done
 pkg-config --exists libsodium || { log "pkg-config cannot find libsodium"; exit 1; }

@@ -32,7 +32,7 @@ function formatReport(r: ProtectionReport): string {
     `RLIMIT_MEMLOCK   ${r.memlockLimit === null ? 'unlimited' : `${r.memlockLimit} bytes`}; locked ${r.lockedBytes} bytes`,
     `regions          ${r.regions} x ${r.regionPages} pages; ${r.cellsInUse}/${r.cellsTotal} cells in use; ${r.liveSlots} live keys`,
     `platform         ${r.platform} ${r.arch}, kernel ${r.kernel}`,
-    `libsodium        ${r.libsodium}; AES-256-GCM ${r.aes256gcm ? 'available' : 'not available on this CPU'}; SHA-2 for HMAC/HKDF: ${r.sha2}`,
+    `libsodium        ${r.libsodium}; AES-128/256-GCM: ${r.aesGcm.implementation}${r.aesGcm.hardware ? '' : ' (no AES instructions on this CPU)'}; SHA-2 for HMAC/HKDF: ${r.sha2}`,
     `process          dumpable ${r.dumpable ? 'yes' : 'no'}; core limit ${r.coreLimit === null ? 'unlimited' : r.coreLimit}`,
   ];
   for (const n of r.notes) lines.push(`note             ${n}`);

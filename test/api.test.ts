@@ -664,16 +664,19 @@ describe('options and arguments', () => {
 
   it('seal/open round-trips for every algorithm and refuses tampering', () => {
     const key = randomKey();
-    const algs: AeadAlgorithm[] = ['xchacha20-poly1305', 'chacha20-poly1305', ...(protectionReport().aes256gcm ? (['aes-256-gcm'] as const) : [])];
+    const key16 = randomKey(16);
+    const algs: AeadAlgorithm[] = ['xchacha20-poly1305', 'chacha20-poly1305', 'aes-256-gcm', 'aes-128-gcm'];
     for (const algorithm of algs) {
-      const s = seal(key, 'hello', { algorithm, aad: 'ctx' });
-      expect(open(key, s, { algorithm, aad: 'ctx' }).toString()).toBe('hello');
-      expect(() => open(key, s, { algorithm, aad: 'other' })).toThrow(AuthenticationError);
+      const k = algorithm === 'aes-128-gcm' ? key16 : key;
+      const s = seal(k, 'hello', { algorithm, aad: 'ctx' });
+      expect(open(k, s, { algorithm, aad: 'ctx' }).toString()).toBe('hello');
+      expect(() => open(k, s, { algorithm, aad: 'other' })).toThrow(AuthenticationError);
       const t = Buffer.from(s);
       t[t.length - 1]! ^= 1;
-      expect(() => open(key, t, { algorithm, aad: 'ctx' })).toThrow(AuthenticationError);
+      expect(() => open(k, t, { algorithm, aad: 'ctx' })).toThrow(AuthenticationError);
     }
     key.release();
+    key16.release();
   });
 });
 
@@ -696,6 +699,8 @@ describe('error messages never contain key bytes', () => {
     attempt(() => aeadOpen(key, Buffer.alloc(12), Buffer.alloc(40), { algorithm: 'chacha20-poly1305' }));
     attempt(() => aeadSeal(key, Buffer.alloc(7), 'm'));
     attempt(() => aeadSeal(key16, Buffer.alloc(24), 'm'));
+    attempt(() => aeadSeal(key, Buffer.alloc(12), 'm', { algorithm: 'aes-128-gcm' }));
+    attempt(() => aeadOpen(key16, Buffer.alloc(12), Buffer.alloc(40), { algorithm: 'aes-128-gcm' }));
     attempt(() => hkdfExpand(key16));
     attempt(() => hkdf(key, { length: 100000 }));
     attempt(() => hkdf(key, { hash: 'sha1' as never }));

@@ -7,7 +7,7 @@
  * promise the runtime gets; every middleware and the handler see exactly their own
  * invocation's scope, also with 64 overlapping invocations.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentScope, hmacSign, randomKey, secretScopeMiddy, InvocationScope, OptionsError, ScopeEndedError, type Key } from '../src/index.js';
 import { baseline, deferred, expectWiped, thrown, until } from './helpers/kms.js';
@@ -295,6 +295,32 @@ for (const version of VERSIONS) {
       gate.resolve();
       expect(await late.promise).toBeInstanceOf(ScopeEndedError);
       expect((await p).liveAtSettle).toBe(false);
+    });
+
+    // Regression (issue 9): a client that neither reads nor goes away stalled middy's
+    // pipeline, so the invocation never settled and the scope stayed live (middy's own
+    // timeout races only the handler).
+    it('streaming mode, a client that never reads and never goes away: wiped at the Lambda deadline, the stream destroyed', async () => {
+      const base = baseline();
+      const rec = newRec();
+      const stalled = new Writable({ highWaterMark: 1, write: () => undefined }); // never calls back
+      stalled.on('error', () => undefined);
+      const h = secretScopeMiddy(
+        streamify(async (_e: unknown, context: Ctx) => {
+          rec.scope = context.secretScope;
+          const mac = await context.secretScope!.key('mac');
+          rec.keys.push(mac);
+          const body = Readable.from((function* () {
+            for (let i = 0; ; i++) yield hmacSign(mac, `chunk ${i}`);
+          })());
+          return { statusCode: 200, body };
+        }, middy),
+        OPTIONS,
+      );
+      const r = await settle(h({}, stalled, { getRemainingTimeInMillis: () => 40 }));
+      expect(r.ok).toBe(false);
+      expect(stalled.destroyed).toBe(true);
+      expectWiped(base, rec.scope, rec.keys);
     });
 
     it('chaining continues after the wrap; the streaming marker of awslambda.streamifyResponse is kept', () => {

@@ -19,6 +19,7 @@ import {
   secretScopeMiddy,
   OptionsError,
   ScopeEndedError,
+  type Key,
 } from '../src/index.js';
 import { baseline, deferred, expectWiped, thrown, until } from './helpers/kms.js';
 import { concurrentIsolation, neighbourProbe } from './helpers/isolation.js';
@@ -329,6 +330,75 @@ for (const version of VERSIONS) {
     // it saw that live scope through currentScope() and its default-owner keys went to it.
     it('64 overlapping invocations stay isolated (synchronous middlewares ahead of and after ours)', concurrent('sync'));
     it('64 overlapping invocations stay isolated (asynchronous middlewares ahead of and after ours)', concurrent('async'));
+
+    // Regression (issue 9): reading context.secretScope bound the reader's async context to
+    // that scope. Code of invocation B holding invocation A's context object (a logger or
+    // cache that keeps the last context) was rebound to A's scope and could use A's keys.
+    for (const wiring of ['secretScopeMiddleware', 'secretScopeMiddy'] as const) {
+      it(`${wiring}: code of another invocation that reads this invocation's context.secretScope is not bound to it`, async () => {
+        const base = baseline();
+        let contextA: Ctx | undefined;
+        let keyA: Key | undefined;
+        const aReady = deferred();
+        const aRelease = deferred();
+        const body = async (event: { role: 'a' | 'b' }, context: Ctx) => {
+          if (event.role === 'a') {
+            contextA = context;
+            keyA = await context.secretScope!.key('mac');
+            aReady.resolve();
+            await aRelease.promise;
+            return 'a';
+          }
+          await aReady.promise;
+          const own = context.secretScope;
+          void contextA!.secretScope; // B reads A's context object
+          return { currentIsOwn: currentScope() === own, useA: thrown(() => hmacSign(keyA!, 'from B')), newKeyScope: randomKey(32).scope === own };
+        };
+        const h = wiring === 'secretScopeMiddleware' ? middy(body).use(secretScopeMiddleware(OPTIONS)) : secretScopeMiddy(middy(body), OPTIONS);
+        const a = h({ role: 'a' }, { awsRequestId: 'a' });
+        const b = await h({ role: 'b' }, { awsRequestId: 'b' });
+        aRelease.resolve();
+        expect(await a).toBe('a');
+        expect(b.currentIsOwn).toBe(true);
+        expect(b.useA).toBeInstanceOf(ScopeEndedError);
+        expect(b.newKeyScope).toBe(true);
+        expect(baseline()).toEqual(base);
+      });
+    }
+
+    // Regression (issue 9): middy's request.event/request.context getters bind the reader;
+    // they rebound any context, so code of invocation B reading a request object another
+    // middleware kept from invocation A was bound to A's scope and could use A's keys.
+    it("code of another invocation that reads this invocation's request (kept by a middleware) is not bound to its scope", async () => {
+      const base = baseline();
+      let requestA: Request | undefined;
+      let keyA: Key | undefined;
+      const aReady = deferred();
+      const aRelease = deferred();
+      const keepRequest = { before: (request: Request) => {
+        if ((request.event as { role: string }).role === 'a') requestA = request;
+      } };
+      const h = middy(async (event: { role: 'a' | 'b' }, context: Ctx) => {
+        if (event.role === 'a') {
+          keyA = await context.secretScope!.key('mac');
+          aReady.resolve();
+          await aRelease.promise;
+          return 'a';
+        }
+        await aReady.promise;
+        const own = context.secretScope;
+        void requestA!.event;
+        void requestA!.context;
+        return { currentIsOwn: currentScope() === own, useA: thrown(() => hmacSign(keyA!, 'from B')) };
+      }).use(secretScopeMiddleware(OPTIONS)).use(keepRequest);
+      const a = h({ role: 'a' }, { awsRequestId: 'a' });
+      const b = await h({ role: 'b' }, { awsRequestId: 'b' });
+      aRelease.resolve();
+      expect(await a).toBe('a');
+      expect(b.currentIsOwn).toBe(true);
+      expect(b.useA).toBeInstanceOf(ScopeEndedError);
+      expect(baseline()).toEqual(base);
+    });
 
     // Regression (issue 9): enterWith bound the invoking frame, so the caller (the runtime,
     // or a host running several invocations) saw the scope of the invocation it started.

@@ -7,7 +7,6 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import {
   AuthenticationError,
   InvalidArgumentError,
-  UnsupportedAlgorithmError,
   WeakPublicKeyError,
   aeadOpen,
   configureSecretMemory,
@@ -217,7 +216,7 @@ describe('Wycheproof HMAC', () => {
   }
 });
 
-const NONCE_BYTES: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12 };
+const NONCE_BYTES: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12, 'aes-128-gcm': 12 };
 
 /** Checks one AEAD vector; returns undefined on success or the reason it failed. */
 function checkAead(algorithm: AeadAlgorithm, tc: WycheproofTest): string | undefined {
@@ -274,37 +273,36 @@ describe('Wycheproof AEAD', () => {
     });
   }
 
-  it('aes_gcm_test.json: groups with keySize 256, ivSize 96, tagSize 128', (ctx) => {
-    needVectors(ctx);
-    const j = loadWycheproof('aes_gcm_test.json');
-    const groups = j.testGroups.filter((g) => g.keySize === 256 && g.ivSize === 96 && g.tagSize === 128);
-    expect(groups.length).toBeGreaterThan(0);
-    const other = j.testGroups.length - groups.length;
-    console.info(`[vectors] aes_gcm: ${other} groups not applicable (AES-128/192 keys or non-96-bit IVs; the API supports AES-256-GCM with 12-byte nonces only)`);
-    const start = baseline();
-    if (!protectionReport().aes256gcm) {
-      const e = inScope((scope) => thrown(() => aeadSeal(importKey(Buffer.alloc(32, 7), { scope }), Buffer.alloc(12), 'x', { algorithm: 'aes-256-gcm' })));
-      expect(e).toBeInstanceOf(UnsupportedAlgorithmError);
-      const reason = 'AES-256-GCM unavailable on this CPU (protectionReport().aes256gcm === false); asserted UnsupportedAlgorithmError';
-      console.warn(`[vectors] aes_gcm groups skipped: ${reason}`);
-      ctx.skip(reason);
-    }
-    const t = new Tally();
-    let n = 0;
-    for (const g of groups) {
-      for (const tc of g.tests) {
-        n++;
-        t.expect(tc.result);
-        const why = checkAead('aes-256-gcm', tc);
-        if (why) t.fail(tc.tcId, why);
-        else t.pass(tc.result);
+  // Every CPU runs both key sizes now (ops/aes_gcm: AES-NI/ARMv8 CE, else BearSSL ct64);
+  // test/aes-gcm.test.ts runs the same groups on each engine and on arm64 under qemu.
+  for (const [bits, algorithm, cases] of [
+    [256, 'aes-256-gcm', 66],
+    [128, 'aes-128-gcm', 67],
+  ] as const) {
+    it(`aes_gcm_test.json: groups with keySize ${bits}, ivSize 96, tagSize 128 (${algorithm})`, (ctx) => {
+      needVectors(ctx);
+      const j = loadWycheproof('aes_gcm_test.json');
+      const groups = j.testGroups.filter((g) => g.keySize === bits && g.ivSize === 96 && g.tagSize === 128);
+      expect(groups.length).toBeGreaterThan(0);
+      expect(protectionReport().aesGcm[algorithm]).toBe(true);
+      const start = baseline();
+      const t = new Tally();
+      let n = 0;
+      for (const g of groups) {
+        for (const tc of g.tests) {
+          n++;
+          t.expect(tc.result);
+          const why = checkAead(algorithm, tc);
+          if (why) t.fail(tc.tcId, why);
+          else t.pass(tc.result);
+        }
       }
-    }
-    finish(t, 'aes_gcm (256/96/128)');
-    expect(t.total()).toBe(n);
-    expect(n).toBe(66);
-    expect(baseline()).toBe(start);
-  });
+      finish(t, `aes_gcm (${bits}/96/128, ${protectionReport().aesGcm.implementation})`);
+      expect(t.total()).toBe(n);
+      expect(n).toBe(cases);
+      expect(baseline()).toBe(start);
+    });
+  }
 });
 
 describe('Wycheproof X25519', () => {

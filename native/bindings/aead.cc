@@ -25,7 +25,7 @@ Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
-  if (!aeadSeal(a, acc.bytes(), nonce, msg, aad, data, scratch, &err)) return cx.Throw(env, err);
+  if (!aeadSeal(a, *cx.aes, acc.bytes(), nonce, msg, aad, data, scratch, &err)) return cx.Throw(env, err);
   return out;
 }
 
@@ -51,7 +51,7 @@ Napi::Value AeadOpen(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
-  if (!aeadOpen(a, acc.bytes(), nonce, ct, aad, data, scratch, &err)) return cx.Throw(env, err);
+  if (!aeadOpen(a, *cx.aes, acc.bytes(), nonce, ct, aad, data, scratch, &err)) return cx.Throw(env, err);
   return out;
 }
 

@@ -25,6 +25,7 @@ class Context {
 
   KeyStore store;
   const HashSet* hashes = &hostOrSodium();
+  const AesGcmEngine* aes = &aesGcmBest();  // configure({ aes: 'portable' }) picks aesGcmPortable()
   Napi::FunctionReference errorFactory;  // set by setErrorFactory; makes the typed JS errors
 
   // ---- errors (each returns undefined for `return Throw(...)`) -------------
@@ -135,9 +136,9 @@ class Context {
 
   bool AeadArg(const Napi::CallbackInfo& info, size_t i, Aead* a, Err* err) {
     double d;
-    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2)) {
+    if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2 && d != 3)) {
       return err->set(Code::UnsupportedAlgorithm,
-                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305 or aes-256-gcm");
+                      "AEAD algorithm must be xchacha20-poly1305, chacha20-poly1305, aes-256-gcm or aes-128-gcm");
     }
     *a = static_cast<Aead>(static_cast<int>(d));
     return true;

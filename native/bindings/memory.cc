@@ -72,6 +72,16 @@ Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
       return cx.Bad(env, "sha2 must be 'auto' or 'libsodium'");
     }
   }
+  if (o.Get("aes").IsString()) {
+    std::string e = o.Get("aes").As<Napi::String>().Utf8Value();
+    if (e == "portable") {
+      cx.aes = &aesGcmPortable();
+    } else if (e == "auto") {
+      cx.aes = &aesGcmBest();
+    } else {
+      return cx.Bad(env, "aes must be 'auto' or 'portable'");
+    }
+  }
   if (sodium_init() < 0) return cx.Throw(env, Code::Internal, "libsodium failed to initialise");
   Err err;
   if (!cx.store.arena().init(c, &err)) return cx.Throw(env, err);
@@ -135,7 +145,13 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   }
   r.Set("libsodium", sodium_version_string());
   r.Set("sha2", cx.hashes->sha256->engine);
-  r.Set("aes256gcm", sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1);
+  r.Set("aes256gcm", true);  // every CPU: ops/aes_gcm falls back to constant-time BearSSL ct64
+  Napi::Object gcm = Napi::Object::New(env);
+  gcm.Set("aes-128-gcm", true);
+  gcm.Set("aes-256-gcm", true);
+  gcm.Set("implementation", aesGcmImplName(*cx.aes));
+  gcm.Set("hardware", aesGcmImpl(aesGcmBest()) != AesGcmImpl::BearSslCt64);  // what this CPU offers
+  r.Set("aesGcm", gcm);
   r.Set("dumpable", prctl(PR_GET_DUMPABLE) == 1);
   struct rlimit core;
   if (getrlimit(RLIMIT_CORE, &core) == 0) {

@@ -12,26 +12,24 @@ const char* aeadName(Aead a) {
     case Aead::XChaCha20Poly1305: return "xchacha20-poly1305";
     case Aead::ChaCha20Poly1305: return "chacha20-poly1305";
     case Aead::Aes256Gcm: return "aes-256-gcm";
+    case Aead::Aes128Gcm: return "aes-128-gcm";
   }
   return "?";
 }
 
 size_t aeadNonceLen(Aead a) { return a == Aead::XChaCha20Poly1305 ? 24 : 12; }
 
-bool aeadAvailable(Aead a) {
-  if (a == Aead::Aes256Gcm) return crypto_aead_aes256gcm_is_available() == 1;
-  return true;
-}
+size_t aeadKeyLen(Aead a) { return a == Aead::Aes128Gcm ? 16 : 32; }
+
+static bool isAesGcm(Aead a) { return a == Aead::Aes256Gcm || a == Aead::Aes128Gcm; }
 
 bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err) {
-  if (!aeadAvailable(a)) {
-    return err->set(Code::UnsupportedAlgorithm,
-                    "AES-256-GCM is not available on this CPU with this libsodium (it needs x86_64 with "
-                    "AES-NI and PCLMUL); use xchacha20-poly1305");
-  }
-  if (keyLen != kAeadKeyLen) {
-    return err->set(Code::InvalidArgument, std::string(aeadName(a)) + " needs a 32-byte key; this key has " +
-                                               std::to_string(keyLen) + " bytes");
+  if (keyLen != aeadKeyLen(a)) {
+    std::string hint = a == Aead::Aes128Gcm ? " (make it with length 16, e.g. keys: { k: { use: 'aead', length: 16 } })"
+                       : keyLen == 16       ? " (a 16-byte key is for aes-128-gcm)"
+                                            : "";
+    return err->set(Code::InvalidArgument, std::string(aeadName(a)) + " needs a " + std::to_string(aeadKeyLen(a)) +
+                                               "-byte key; this key has " + std::to_string(keyLen) + " bytes" + hint);
   }
   if (nonceLen != aeadNonceLen(a)) {
     return err->set(Code::InvalidArgument, std::string(aeadName(a)) + " needs a " +
@@ -55,7 +53,11 @@ static const uint8_t* xchachaSubkey(const uint8_t* key, In nonce, uint8_t* scrat
   return sub;
 }
 
-bool aeadSeal(Aead a, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out, uint8_t* scratch, Err* err) {
+bool aeadSeal(Aead a, const AesGcmEngine& aes, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out,
+              uint8_t* scratch, Err* err) {
+  if (isAesGcm(a)) {
+    return aesGcmSeal(aes, key, aeadKeyLen(a), nonce.p, msg.p, msg.n, aad.p, aad.n, out, scratch, err);
+  }
   unsigned long long clen = 0;
   int rc = -1;
   switch (a) {
@@ -69,20 +71,20 @@ bool aeadSeal(Aead a, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out
     case Aead::ChaCha20Poly1305:
       rc = crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, nonce.p, key);
       break;
-    case Aead::Aes256Gcm: {
-      auto* st = reinterpret_cast<crypto_aead_aes256gcm_state*>(scratch);
-      crypto_aead_aes256gcm_beforenm(st, key);
-      rc = crypto_aead_aes256gcm_encrypt_afternm(out, &clen, msg.p, msg.n, aad.p, aad.n, nullptr, nonce.p, st);
-      sodium_memzero(st, sizeof *st);
-      break;
-    }
+    case Aead::Aes256Gcm:
+    case Aead::Aes128Gcm:
+      break;  // ops/aes_gcm, above
   }
   burnStack();
   if (rc != 0) return err->set(Code::InvalidArgument, "message too long for " + std::string(aeadName(a)));
   return true;
 }
 
-bool aeadOpen(Aead a, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out, uint8_t* scratch, Err* err) {
+bool aeadOpen(Aead a, const AesGcmEngine& aes, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out,
+              uint8_t* scratch, Err* err) {
+  if (isAesGcm(a)) {
+    return aesGcmOpen(aes, key, aeadKeyLen(a), nonce.p, ct.p, ct.n, aad.p, aad.n, out, scratch, err);
+  }
   unsigned long long mlen = 0;
   int rc = -1;
   switch (a) {
@@ -96,13 +98,9 @@ bool aeadOpen(Aead a, const uint8_t* key, In nonce, In ct, In aad, uint8_t* out,
     case Aead::ChaCha20Poly1305:
       rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, nonce.p, key);
       break;
-    case Aead::Aes256Gcm: {
-      auto* st = reinterpret_cast<crypto_aead_aes256gcm_state*>(scratch);
-      crypto_aead_aes256gcm_beforenm(st, key);
-      rc = crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, nullptr, ct.p, ct.n, aad.p, aad.n, nonce.p, st);
-      sodium_memzero(st, sizeof *st);
-      break;
-    }
+    case Aead::Aes256Gcm:
+    case Aead::Aes128Gcm:
+      break;  // ops/aes_gcm, above
   }
   burnStack();
   if (rc != 0) {

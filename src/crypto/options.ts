@@ -5,13 +5,14 @@
 import { InvalidArgumentError, UnsupportedAlgorithmError } from '../errors/index.js';
 
 export type Hash = 'sha256' | 'sha512';
-export type AeadAlgorithm = 'xchacha20-poly1305' | 'chacha20-poly1305' | 'aes-256-gcm';
+/** AES-128-GCM takes a 16-byte key; the others a 32-byte key. */
+export type AeadAlgorithm = 'xchacha20-poly1305' | 'chacha20-poly1305' | 'aes-256-gcm' | 'aes-128-gcm';
 export type Encoding = 'base64' | 'base64url' | 'hex';
 export type Bytes = Uint8Array | string;
 
 const HASHES: Record<Hash, number> = { sha256: 0, sha512: 1 };
-const AEADS: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 0, 'chacha20-poly1305': 1, 'aes-256-gcm': 2 };
-export const NONCE: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12 };
+const AEADS: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 0, 'chacha20-poly1305': 1, 'aes-256-gcm': 2, 'aes-128-gcm': 3 };
+export const NONCE: Record<AeadAlgorithm, number> = { 'xchacha20-poly1305': 24, 'chacha20-poly1305': 12, 'aes-256-gcm': 12, 'aes-128-gcm': 12 };
 export const ENCODINGS: Record<Encoding, number> = { base64: 0, base64url: 1, hex: 2 };
 export const KEY_OPTS = ['scope', 'label'] as const;
 // Each function's accepted options, built once (not per call: these run on the hot path).
@@ -34,7 +35,7 @@ export function aeadId(alg: unknown = 'xchacha20-poly1305'): number {
   if (id === undefined) {
     throw new UnsupportedAlgorithmError(
       'ERR_UNSUPPORTED_ALGORITHM',
-      `unknown AEAD '${String(alg)}' (xchacha20-poly1305, chacha20-poly1305 or aes-256-gcm)`,
+      `unknown AEAD '${String(alg)}' (xchacha20-poly1305, chacha20-poly1305, aes-256-gcm or aes-128-gcm)`,
     );
   }
   return id;

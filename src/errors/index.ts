@@ -27,7 +27,7 @@ export class ArenaExhaustedError extends SecretScopeError {}
 export class CanaryViolationError extends SecretScopeError {}
 /** AEAD open or MAC check failed. */
 export class AuthenticationError extends SecretScopeError {}
-/** The algorithm is unknown or not available on this CPU (AES-256-GCM without AES-NI). */
+/** The algorithm is unknown or not available here. */
 export class UnsupportedAlgorithmError extends SecretScopeError {}
 /** X25519 with a low-order public key (all-zero shared secret). */
 export class WeakPublicKeyError extends SecretScopeError {}

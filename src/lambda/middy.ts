@@ -15,7 +15,8 @@
  *    leaked the scope into the caller and so into overlapping invocations). `before`
  *    returns a promise, so middy runs everything after it in a continuation of this
  *    invocation; the scope is bound there when middy reads request.event/context to
- *    call the next middleware or the handler, or when code reads context.secretScope.
+ *    call the next middleware or the handler. Reading context.secretScope binds nothing
+ *    (another invocation holding this context object must not be rebound to this scope).
  */
 import { SecretScopeCore, secretScopeValidateOptions, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
@@ -109,17 +110,18 @@ export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
     queueMicrotask(() => {
       inInvokingFrame = false;
     });
+    // Binds only a context that has no scope yet: middy's own reads (to call the next
+    // middleware or the handler) happen in such a continuation. A context already bound to
+    // another scope (code of another invocation holding this request, a withScope inside
+    // the handler) is never rebound to this one.
     const bind = (): void => {
-      if (!inInvokingFrame && scope.active && scopeStorage.getStore() !== scope) scopeStorage.enterWith(scope);
+      if (!inInvokingFrame && scope.active && scopeStorage.getStore() === undefined) scopeStorage.enterWith(scope);
     };
-    Object.defineProperty(request.context, 'secretScope', {
-      configurable: true,
-      enumerable: false,
-      get: () => {
-        bind();
-        return scope;
-      },
-    });
+    // Reading context.secretScope never binds: the context object outlives the call (loggers
+    // keep it), and a read from another invocation's code would rebind that code to this
+    // scope and let it use this invocation's keys. middy's own reads of request.event and
+    // request.context (to call the next middleware or the handler) do the binding.
+    Object.defineProperty(request.context, 'secretScope', { value: scope, configurable: true, enumerable: false, writable: true });
     bindingProperty(request, 'event', bind);
     bindingProperty(request, 'context', bind);
     // Early responses skip our after/onError: middy assigns request.response while an

@@ -88,10 +88,22 @@ export interface NativeReport {
   machine: string;
   libsodium: string;
   sha2: string;
+  /** Always true since AES-GCM has a constant-time portable fallback (kept for compatibility). */
   aes256gcm: boolean;
+  aesGcm: AesGcmReport;
   dumpable: boolean;
   coreLimit: number | null;
   notes: string[];
+}
+
+/** AES-GCM in this instance: both key sizes everywhere; which constant-time code runs them. */
+export interface AesGcmReport {
+  'aes-128-gcm': boolean;
+  'aes-256-gcm': boolean;
+  /** 'aes-ni+pclmul' (x64), 'armv8-ce' (arm64) or 'bearssl-ct64' (portable: no AES instructions, or forced). */
+  implementation: 'aes-ni+pclmul' | 'armv8-ce' | 'bearssl-ct64';
+  /** Whether this CPU has the AES and carry-less multiply instructions the fast engines need. */
+  hardware: boolean;
 }
 
 function here(): string {

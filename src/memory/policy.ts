@@ -33,11 +33,18 @@ export interface SecretMemoryOptions {
    * Either way the hash states live in the arena.
    */
   sha2?: 'auto' | 'libsodium';
+  /**
+   * AES-GCM engine: 'auto' (default) uses the CPU's AES instructions (AES-NI + PCLMULQDQ
+   * on x64, the ARMv8 Crypto Extensions on arm64) when present, else BearSSL's portable
+   * bitsliced code; 'portable' forces the latter. Both are constant time
+   * (`protectionReport().aesGcm.implementation` says which one runs).
+   */
+  aes?: 'auto' | 'portable';
 }
 
 export type ProtectionReport = NativeReport & { arch: string; platform: string };
 
-const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2'] as const;
+const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2', 'aes'] as const;
 let configured = false;
 
 /** Initialises secret memory with an explicit policy. Call once, before the first key. */

@@ -243,7 +243,7 @@ export function elfArch(path: string): string {
   }
 }
 
-function findInPath(name: string): string | undefined {
+export function findInPath(name: string): string | undefined {
   for (const d of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
     const p = join(d || ".", name);
     try {
