@@ -4,7 +4,7 @@
 //   npm run build && npm run bench              human-readable report
 //   npm run bench -- --json                     JSON on stdout (progress on stderr)
 //   npm run bench -- --smoke                    short run for CI (< 30 s; no timing assertions)
-//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, scaling, kms, coldstart, syscalls
+//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, hpke, scaling, kms, coldstart, syscalls
 //
 // Benchmarks are not tests: the exit code is 0 unless something crashes.
 import { readFileSync, rmSync } from 'node:fs';
@@ -17,13 +17,14 @@ import { DIST, loadLibrary, loadSodiumNative, rawAddon } from './lib.mjs';
 import { runColdStart, runSyscalls } from './process.mjs';
 import { runScaling } from './scaling.mjs';
 import { runSigning } from './signing.mjs';
+import { runHpke } from './hpke.mjs';
 import { fmtNs, fmtRatio, table } from './stats.mjs';
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
 const smoke = argv.includes('--smoke');
 const onlyArg = argv.find((a) => a.startsWith('--only='));
-const SECTIONS = ['crypto', 'breakdown', 'signing', 'scaling', 'kms', 'coldstart', 'syscalls'];
+const SECTIONS = ['crypto', 'breakdown', 'signing', 'hpke', 'scaling', 'kms', 'coldstart', 'syscalls'];
 const only = onlyArg ? onlyArg.slice(7).split(',') : SECTIONS.filter((s) => !(smoke && s === 'syscalls'));
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 const say = json ? () => {} : (s = '') => process.stdout.write(`${s}\n`);
@@ -102,6 +103,7 @@ out.breakdown = await section('breakdown', async () => {
   }
 });
 out.signing = await section('signing', () => runSigning({ lib, smoke }));
+out.hpke = await section('hpke', () => runHpke({ lib, smoke }));
 out.scaling = await section('scaling', () => runScaling({ lib, sodium, smoke }));
 out.kms = await section('kms', () => runKms({ lib, smoke }));
 out.coldStart = await section('coldstart', () => runColdStart({ smoke }));
@@ -162,6 +164,14 @@ if (json) {
     say(table(['es256', 'es384', 'ed25519'].map((id) => [id, fmtNs(g[id].results.secretScope.medianNs), fmtNs(g[id].results.nodeCrypto.medianNs), fmtRatio(g[id].ratio)]),
       ['algorithm', 'secret-scope', 'node:crypto', 'secret-scope / node']));
   } else if (g) say(`\nsigning: ${g.error}`);
+
+  const hp = out.hpke;
+  if (hp && !hp.error) {
+    say('\n== HPKE (median per message; ratio is secret-scope / node:crypto) ==');
+    say(`workload: ${hp.workload}`);
+    say(table([['seal 1 KiB', fmtNs(hp.results.secretScope.medianNs), fmtNs(hp.results.nodeCrypto.medianNs), fmtRatio(hp.ratio)]],
+      ['operation', 'secret-scope', 'node:crypto', 'secret-scope / node']));
+  } else if (hp) say(`\nhpke: ${hp.error}`);
 
   const k = out.kms;
   if (k) {

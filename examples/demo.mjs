@@ -1,7 +1,9 @@
 // npm start: runs the examples through the wrapper and through middy against the
 // embedded local KMS-compatible endpoint, and prints results, the protection
 // report and per-scope timings.
-import { randomBytes, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, createDecipheriv } from 'node:crypto';
+import { randomBytes, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
+import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
 import { startKmsLocal } from 'secret-scope/kms-local';
 
 const kms = await startKmsLocal();
@@ -45,19 +47,27 @@ show('envelope encryption: per-tenant key from a KMS-decrypted root', sealedForA
 show('envelope encryption: opened in a later invocation', await run('envelope-open', envelope.handler, { tenantId: 'acme', sealed: sealedForAcme.sealed }));
 
 const fs = await import('./handlers/forward-secret.mjs');
-const client = generateKeyPairSync('x25519');
-const clientPublic = client.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-const response = await run('forward-secret', fs.handler, { clientPublicKey: clientPublic.toString('base64') });
-// The client's side, with plain node:crypto.
-const serverPublic = Buffer.from(response.serverPublicKey, 'base64');
-const serverKey = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), serverPublic]), format: 'der', type: 'spki' });
-const shared = diffieHellman({ privateKey: client.privateKey, publicKey: serverKey });
-const key = Buffer.from(hkdfSync('sha256', shared, Buffer.concat([serverPublic, clientPublic]), 'secret-scope-demo/response', 32));
-const ct = Buffer.from(response.ciphertext, 'base64');
-const d = createDecipheriv('chacha20-poly1305', key, Buffer.from(response.nonce, 'base64'), { authTagLength: 16 });
-d.setAuthTag(ct.subarray(ct.length - 16));
-const plaintext = Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]).toString();
-show('forward-secret response (X25519 + HKDF + ChaCha20-Poly1305), opened by the client', { ...response, clientOpened: JSON.parse(plaintext) });
+// The client's side, with an independent HPKE implementation (@hpke/core): its own
+// X25519 key pair; it opens the handler's messages in order and the single-shot one.
+const hpke = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
+const client = await hpke.kem.generateKeyPair();
+const clientPublicKey = Buffer.from(await hpke.kem.serializePublicKey(client.publicKey)).toString('base64');
+const requestId = Buffer.from('request-1');
+const response = await run('forward-secret', fs.handler, { clientPublicKey, requestId: requestId.toString() });
+const recipient = await hpke.createRecipientContext({ recipientKey: client, enc: Buffer.from(response.enc, 'base64'), info: Buffer.from(fs.info) });
+const opened = [];
+for (const [i, c] of response.ciphertexts.entries()) {
+  opened.push(JSON.parse(Buffer.from(await recipient.open(Buffer.from(c, 'base64'), i === 0 ? requestId : undefined)).toString()));
+}
+const single = await run('forward-secret-single', fs.handler, { clientPublicKey, requestId: requestId.toString(), oneShot: true });
+const singleOpened = Buffer.from(await hpke.open({ recipientKey: client, enc: Buffer.from(single.enc, 'base64'), info: Buffer.from(fs.info) }, Buffer.from(single.ciphertext, 'base64'), requestId)).toString();
+show('forward-secret response (HPKE X25519 + HKDF-SHA256 + ChaCha20-Poly1305), opened by the client with @hpke/core', { ...response, clientOpened: opened, singleShotOpened: JSON.parse(singleOpened) });
+
+const seed = await import('./handlers/seed-p384-jwt.mjs');
+const signed = await run('seed-p384-jwt', seed.handler, { user: 'alice' });
+const [h, p, s] = signed.jwt.split('.');
+const es384Valid = nodeVerify('sha384', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: signed.publicJwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
+show("the seed's program: 64 KMS bytes -> HKDF-SHA512(salt, GUID) -> P-384 key -> ES384 JWT (verified by node:crypto)", { ...signed, header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')), es384Valid });
 
 // Concurrency: 64 invocations at once, each with its own scope.
 const t0 = performance.now();

@@ -15,8 +15,7 @@
 // (.cache/prebuild/<arch>, a copy of binding.gyp + native/), so the repo's
 // build/ is never touched. arm64 is cross-compiled with g++-aarch64-linux-gnu
 // against Debian's multiarch libsodium.a and libbearssl.a (native/sodium-lib.cjs and
-// native/bearssl-lib.cjs pick them from
-// target_arch); see scripts/setup-arm64.sh.
+// native/bearssl-lib.cjs pick them from target_arch); see scripts/setup-arm64.sh.
 //
 // Amazon Linux 2023 has glibc 2.34; Debian 12 has 2.36. Two link-time fixes
 // keep every GLIBC_ version requirement <= 2.34:

@@ -18,8 +18,11 @@
   FAMILY(aead)      /* aeadSeal aeadOpen */                                                            \
   FAMILY(x25519)    /* x25519Generate x25519Public x25519Shared */                                     \
   FAMILY(asymmetric) /* keyGenerate keyImportPrivate keyPublic keyUse sign agree */                      \
+  FAMILY(hpke)      /* hpkeLabeledExtract hpkeContextKey hpkeSeal hpkeOpen hpkeDeriveP256 */           \
+  FAMILY(jose)      /* concatKdf */                                                                    \
   FAMILY(expose)    /* exposeBegin exposeEnd */                                                        \
-  FAMILY(testing)   /* test* hooks */
+  FAMILY(testing)   /* test* hooks */                                                                  \
+  FAMILY(audit)     /* auditFlush: the audit key channel (off unless the auditor set it up) */
 
 namespace ss {
 

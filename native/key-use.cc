@@ -19,6 +19,7 @@ const char* kindName(KeyKind k) {
     case KeyKind::EcdsaP384: return "ecdsa-p384";
     case KeyKind::EcdhP256: return "ecdh-p256";
     case KeyKind::EcdhP384: return "ecdh-p384";
+    case KeyKind::Hpke: return "hpke";
   }
   return "?";
 }
@@ -43,6 +44,7 @@ bool kindAllows(KeyKind k, Op op) {
     case KeyKind::EcdsaP384: return op == Op::EcdsaP384 || op == Op::PublicKey;
     case KeyKind::EcdhP256: return op == Op::EcdhP256 || op == Op::PublicKey;
     case KeyKind::EcdhP384: return op == Op::EcdhP384 || op == Op::PublicKey;
+    case KeyKind::Hpke: return op == Op::Hpke;
     case KeyKind::Scratch: return false;
   }
   return false;

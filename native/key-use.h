@@ -7,6 +7,7 @@
 //   aead                     AEAD only
 //   x25519, ecdh-p256/-p384  key agreement on that curve, its public key
 //   ed25519, ecdsa-p256/-p384  signing with that algorithm, its public key
+//   hpke                     the HPKE AEAD (key || base_nonce of one context; bindings/hpke.cc)
 //
 // exposeUnsafe accepts every kind (it is the explicit escape hatch).
 #pragma once
@@ -17,7 +18,7 @@
 
 namespace ss {
 
-enum class Op { Hkdf, Hmac, Aead, X25519, Ed25519, EcdsaP256, EcdsaP384, EcdhP256, EcdhP384, PublicKey };
+enum class Op { Hkdf, Hmac, Aead, X25519, Ed25519, EcdsaP256, EcdsaP384, EcdhP256, EcdhP384, PublicKey, Hpke };
 
 const char* kindName(KeyKind k);
 bool kindFromNumber(double d, KeyKind* out);

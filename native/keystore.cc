@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "audit-channel.h"
+
 #include <cmath>
 #include <string>
 
@@ -169,8 +171,27 @@ void KeyStore::canaryFailure(Err* err, const char* where) {
                "): memory next to a key was corrupted; every key in this arena has been wiped");
 }
 
+void KeyStore::auditSlot(uint32_t index, uint8_t record) {
+  if (!audit::on()) return;
+  Slot& s = slots_[index];
+  uint8_t flags = static_cast<uint8_t>((s.scope ? audit::kOwnedByScope : 0) | (s.sealed ? audit::kSealed : 0));
+  SlotAccess acc(this, &s);
+  audit::write(static_cast<audit::Record>(record), static_cast<uint8_t>(s.kind), flags, index, s.scope,
+               acc.ok() ? acc.bytes() : nullptr, acc.ok() ? s.len : 0);
+}
+
+void KeyStore::auditFlush() {
+  if (!audit::on()) return;
+  audit::write(audit::Record::FlushBegin, 0, 0, 0, 0, nullptr, 0);
+  for (uint32_t i = 0; i < slots_.size(); i++) {
+    if (slots_[i].serial) auditSlot(i, static_cast<uint8_t>(audit::Record::LiveKey));
+  }
+  audit::write(audit::Record::FlushEnd, 0, 0, static_cast<uint32_t>(live_), static_cast<uint32_t>(liveScopes_), nullptr, 0);
+}
+
 bool KeyStore::destroy(uint32_t index, Err* err) {
   Slot& s = slots_[index];
+  auditSlot(index, static_cast<uint8_t>(audit::Record::WipedKey));
   if (!detachLent(&s)) {
     // JavaScript still holds a view of these bytes: wipe them, and never hand the cells
     // to another key (quarantined until the arena goes), rather than let the view read it.
@@ -218,6 +239,7 @@ bool KeyStore::closeScope(uint32_t scopeIndex, uint32_t* wiped, Err* err) {
   while (sc.head >= 0) {
     uint32_t i = static_cast<uint32_t>(sc.head);
     Slot& s = slots_[i];
+    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
     const bool detached = detachLent(&s);
     unlink(i);
     if (detached) {
@@ -265,6 +287,7 @@ size_t KeyStore::purge() {
   for (uint32_t i = 0; i < slots_.size(); i++) {
     Slot& s = slots_[i];
     if (!s.serial) continue;
+    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
     if (!detachLent(&s)) {
       sodium_memzero(s.alloc.bytes(), s.len);
       quarantined_++;

@@ -34,8 +34,9 @@ enum class KeyKind : uint8_t {
   EcdsaP384 = 10,
   EcdhP256 = 11,
   EcdhP384 = 12,
+  Hpke = 13,   // an HPKE context's AEAD key || base_nonce: the HPKE AEAD only
 };
-constexpr uint8_t kKeyKinds = 13;
+constexpr uint8_t kKeyKinds = 14;
 
 struct Slot {
   uint64_t serial = 0;  // 0: free
@@ -110,6 +111,9 @@ class KeyStore {
   size_t quarantined() const { return quarantined_; }
   // Wipes every slot and scope (fatal paths, process exit).
   size_t purge();
+  // Audit key channel (audit-channel.h), when on: writes every live slot,
+  // framed by a begin and an end record (live slot and scope counts).
+  void auditFlush();
 
  private:
   // False when a lent view could not be detached (the caller quarantines the cells).
@@ -117,6 +121,8 @@ class KeyStore {
   void unlink(uint32_t index);
   void canaryFailure(Err* err, const char* where);
   void freeSlot(uint32_t index);
+  // Audit key channel, when on: the slot's bytes, kind and owner (before a wipe or in a flush).
+  void auditSlot(uint32_t index, uint8_t record);
 
   napi_env env_;
   Arena arena_;

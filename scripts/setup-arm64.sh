@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent apt setup for cross-compiling to and running arm64 (aarch64) on an
-# x86_64 Debian host: cross g++, arm64 libsodium/BearSSL/libc/libstdc++ (multiarch, so
+# x86_64 Debian host: cross g++, arm64 libsodium/libbearssl/libc/libstdc++ (multiarch, so
 # /lib/ld-linux-aarch64.so.1 exists for dynamically linked arm64 binaries such
 # as the official Node build), and qemu-user-static.
 #

@@ -36,7 +36,7 @@ import { thrown } from './helpers/vectors.js';
 
 configureSecretMemory({ require: 'any' });
 
-type Family = 'hkdf' | 'hmac' | 'aead' | 'x25519' | 'publicKey' | 'sign' | 'agree';
+type Family = 'hkdf' | 'hmac' | 'aead' | 'x25519' | 'publicKey' | 'sign' | 'agree' | 'hpke';
 
 /** The documented table (README "Key uses"): which families each use admits. */
 const ALLOWED: Record<KeyUse, Family[]> = {
@@ -52,6 +52,7 @@ const ALLOWED: Record<KeyUse, Family[]> = {
   'ecdsa-p384': ['publicKey', 'sign'],
   'ecdh-p256': ['publicKey', 'agree'],
   'ecdh-p384': ['publicKey', 'agree'],
+  hpke: ['hpke'],
 };
 
 /** One key of every use, and a valid peer public key for each agreement use. */
@@ -75,6 +76,8 @@ function keysOfEveryUse(scope: SecretScope): { keys: Record<KeyUse, Key>; peers:
     'ecdsa-p384': pair('ecdsa-p384'),
     'ecdh-p256': pair('ecdh-p256'),
     'ecdh-p384': pair('ecdh-p384'),
+    // An HPKE context's key (AEAD key || base_nonce), as src/crypto/hpke makes one.
+    hpke: wrapKey(native().hpkeContextKey(0, keyId(hkdf(secret, { scope }), 'test'), Buffer.from('k'), Buffer.from('n'), 32, scope.nativeId), scope, 44, 'hpke'),
   };
   return { keys, peers: { x25519: x.publicKey, 'ecdh-p256': p256.publicKey, 'ecdh-p384': generateKeyPair('ecdh-p384', { scope }).publicKey } };
 }
@@ -118,7 +121,7 @@ describe('key separation in the public API', () => {
           }
         }
       }
-      expect(refused + admitted).toBe(12 * ops.length);
+      expect(refused + admitted).toBe(13 * ops.length);
       expect(refused).toBeGreaterThan(130);
     });
   });
@@ -151,6 +154,13 @@ describe('key separation in the addon (JavaScript bypassed)', () => {
         ['keyPublic', 'publicKey', (id) => n.keyPublic(id)],
         ['sign', 'sign', (id) => n.sign(id, Buffer.from('m'), true)],
         ['agree', 'agree', (id, use) => n.agree(id, peers[use] ?? peers.x25519!, scope.nativeId)],
+        ['hpkeLabeledExtract (salt)', 'hkdf', (id) => n.hpkeLabeledExtract(0, id, Buffer.from('p'), undefined, scope.nativeId)],
+        ['hpkeLabeledExtract (ikm)', 'hkdf', (id) => n.hpkeLabeledExtract(0, undefined, Buffer.from('p'), id, scope.nativeId)],
+        ['hpkeContextKey', 'hkdf', (id) => n.hpkeContextKey(0, id, Buffer.from('k'), Buffer.from('n'), 32, scope.nativeId)],
+        ['hpkeDeriveP256', 'hkdf', (id) => n.hpkeDeriveP256(id, Buffer.from('c'), scope.nativeId)],
+        ['concatKdf', 'hkdf', (id) => n.concatKdf(id, Buffer.from('o'), 32, scope.nativeId)],
+        ['hpkeSeal', 'hpke', (id) => n.hpkeSeal(3, id, 0, Buffer.from('m'))],
+        ['hpkeOpen', 'hpke', (id) => n.hpkeOpen(3, id, 0, Buffer.alloc(17))],
       ];
       for (const [use, key] of Object.entries(keys) as Array<[KeyUse, Key]>) {
         const id = keyId(key, 'test');
@@ -167,7 +177,7 @@ describe('key separation in the addon (JavaScript bypassed)', () => {
       for (const [use, num] of [['hmac', 4], ['aead', 5], ['ecdsa-p384', 10], ['ed25519', 8]] as const) {
         expect(n.keyUse(n.hkdf(0, secret, undefined, undefined, use === 'ecdsa-p384' ? 48 : 32, scope.nativeId, num))).toBe(use);
       }
-      for (const bad of [2, 6, 13, -1, 1.5, Number.NaN]) {
+      for (const bad of [2, 6, 13, 14, -1, 1.5, Number.NaN]) {
         expect((thrown(() => n.hkdf(0, secret, undefined, undefined, 32, scope.nativeId, bad)) as { code?: string }).code).toBe('ERR_INVALID_ARGUMENT');
       }
     });

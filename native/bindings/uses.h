@@ -21,14 +21,15 @@ inline bool Uses(Context& cx, uint32_t index, Op op, const char* what, Err* err)
   return checkUse(cx.store.slot(index)->kind, op, what, err);
 }
 
-// A use argument (KeyKind number); undefined gives `dflt`. Root is never asked for.
+// A use argument (KeyKind number); undefined gives `dflt`. Root is never asked for, and
+// hpke keys are made only by bindings/hpke.cc (a derived one would skip its key schedule).
 inline bool UseArg(const Napi::CallbackInfo& info, size_t i, KeyKind dflt, KeyKind* kind, Err* err) {
   Napi::Value v = info[i];
   if (v.IsUndefined()) {
     *kind = dflt;
     return true;
   }
-  if (!v.IsNumber() || !kindFromNumber(v.As<Napi::Number>().DoubleValue(), kind) || *kind == KeyKind::Root) {
+  if (!v.IsNumber() || !kindFromNumber(v.As<Napi::Number>().DoubleValue(), kind) || *kind == KeyKind::Root || *kind == KeyKind::Hpke) {
     return err->set(Code::InvalidArgument, "unknown key use");
   }
   return true;

@@ -8,12 +8,13 @@
  *   Decrypt root keys, GenerateDataKey data keys), recorded by the endpoint;
  * - keys derived from the root key, recomputed here with node:crypto from the
  *   recorded root key and the key specs the handler module declares;
+ * - every key byte string the native layer held in a slot, whatever made it
+ *   (entropy-derived keys, PRKs, X25519 private keys and shared secrets, keys
+ *   from hkdf/hkdfExpand/hkdfExpandMany, imported and decoded keys, any slot
+ *   kind added later), handed over by the native layer through the audit key
+ *   channel (key-channel.ts), which the auditor alone can switch on;
  * - on backends whose arena can be read from outside (mlock, plain): the
- *   declared keys and each scope's PRK, read from the arena while they are live.
- *
- * Entropy-derived keys are HKDF over KMS bytes || 32 local random bytes made in
- * guarded memory: with memfd_secret the auditor cannot know them (by design; no
- * switch in the library makes them predictable or exportable).
+ *   declared keys and each scope's PRK, also read from the arena while live.
  *
  * Moments and criteria:
  * - during: right before a scope wipes (for concurrency C, the first scope end
@@ -24,6 +25,9 @@
  *   ratchet entropy) only in guarded (`dd`) memory;
  * - final: after auditDone(), same criterion; then a V8 heap snapshot is
  *   searched for the text forms as a second opinion.
+ * After each batch it also checks that no scope and no key beyond the
+ * container-lived ones is still live, and that no invocation failed unless the
+ * module declared it may (verdict.ts has the exit codes).
  */
 import { spawn } from 'node:child_process';
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -35,96 +39,17 @@ import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { startKmsLocal, type KmsLocal } from '../kms-local/index.js';
 import { packageRoot } from '../memory/native.js';
-import { NeedleIndex, needlesFor, type Form, type Lifetime, type Needle, type Secret, type SecretKind } from './patterns.js';
+import { NeedleIndex, needlesFor, type Form, type Lifetime, type Secret, type SecretKind } from './patterns.js';
 import { scanBytes, scanProcess, type MappingKind, type ScanHit, type ScanStats } from './scanner.js';
 import type { ChildConfig, DeclaredKey, InvocationOutcome } from './child.js';
+import { KEY_CHANNEL_ENV, KEY_CHANNEL_FD, KeyChannelReader, RecordType, type ChannelKey } from './key-channel.js';
+import { MIN_SECRET_BYTES, rootDerivedInfo, SecretRegistry } from './registry.js';
+import { finishVerdict, unexpectedFailures, type ExpectedFailures } from './verdict.js';
+import type { AuditOptions, AuditResult, HitReport, Moment, ScanReport } from './types.js';
 
-export interface AuditOptions {
-  /** Path of the handler module (resolved from cwd). */
-  handler: string;
-  /** The event each invocation gets (default: the module's auditConfig.event, else {}). */
-  event?: unknown;
-  invocations?: number;
-  concurrency?: number;
-  /** Reach the local KMS endpoint over HTTPS (self-signed certificate trusted through NODE_EXTRA_CA_CERTS). */
-  https?: boolean;
-  /** Arena backend in the child (default: the library's default policy). */
-  backend?: 'auto' | 'memfd_secret' | 'mlock' | 'plain';
-  /** Lambda deadline the harness's context reports (getRemainingTimeInMillis). */
-  remainingTimeMs?: number;
-  /** Search a V8 heap snapshot of the child after the last scan (default true). */
-  heapSnapshot?: boolean;
-  /** Also read clean file-backed mappings. */
-  allMappings?: boolean;
-  /** Report this many bytes before each hit (printable ASCII kept): which structure holds the copy. */
-  contextBytes?: number;
-  /** Kill the child after this many ms (default 120000). */
-  timeoutMs?: number;
-  /** Extra environment for the child. */
-  env?: Record<string, string>;
-  /** Where the child harness is (default: dist/audit-child.js of this package). */
-  childScript?: string;
-}
+export { rootDerivedInfo } from './registry.js';
 
-export type Moment = 'during' | 'after' | 'final';
-
-export interface HitReport {
-  secret: string;
-  kind: SecretKind;
-  lifetime: Lifetime;
-  form: Form;
-  alignment?: number;
-  address: string;
-  mapping: { kind: MappingKind; path: string; perms: string; dontdump: boolean; locked: boolean };
-  /** Counts against the criterion of its moment. */
-  failing: boolean;
-  /** With contextBytes: what precedes the copy. */
-  before?: string;
-}
-
-export interface ScanReport {
-  moment: Moment;
-  batch?: number;
-  liveScopes?: number;
-  liveKeys?: number;
-  secretsKnown: number;
-  needles: number;
-  /** Copies that fail the moment's criterion. */
-  copies: number;
-  /** Copies in guarded (dontdump) memory that the criterion allows (readable backends during a scope). */
-  guarded: number;
-  byMapping: Partial<Record<MappingKind, number>>;
-  hits: HitReport[];
-  stats: ScanStats;
-}
-
-export interface AuditResult {
-  ok: boolean;
-  /** 0 clean, 1 copies found, 2 audit could not run or was incomplete. */
-  exitCode: number;
-  handler: string;
-  invocations: number;
-  concurrency: number;
-  kmsTransport: 'http' | 'https';
-  child?: { pid: number; node: string; streaming: boolean; libraryCopies: string[]; optionsKnown: boolean; entropyPolicy: string };
-  protection?: Record<string, unknown>;
-  secrets: {
-    total: number;
-    byKind: Partial<Record<SecretKind, number>>;
-    /** Root-derived keys whose recomputation matched the bytes read from the arena (readable backends). */
-    rootDerivedVerified: number;
-    notRecomputable: string;
-  };
-  declaredKeys: Array<{ name: string; use: string; from: string }>;
-  scans: ScanReport[];
-  totals: { during: number; after: number; final: number; heapSnapshot: number; guarded: number; byMapping: Partial<Record<MappingKind, number>> };
-  heapSnapshot?: { searched: boolean; bytes?: number; hits: Array<{ secret: string; kind: SecretKind; form: Form }>; error?: string };
-  outcomes: InvocationOutcome[];
-  auditDone?: unknown;
-  warnings: string[];
-  errors: string[];
-  durationMs: number;
-}
+export type { AuditOptions, AuditResult, HitReport, Moment, ScanReport } from './types.js';
 
 /** Finds the built child harness. */
 export function defaultChildScript(): string {
@@ -132,55 +57,6 @@ export function defaultChildScript(): string {
   const candidates = [join(here, 'audit-child.js'), join(packageRoot(), 'dist', 'audit-child.js')];
   for (const c of candidates) if (existsSync(c)) return c;
   throw new Error(`the audit child harness is not built (looked for ${candidates.join(', ')}); run \`npx tsup\``);
-}
-
-/** Length-prefixed HKDF info, as the library builds it (recomputed independently here). */
-export function rootDerivedInfo(name: string, use: string, context: string | undefined): Buffer {
-  return Buffer.concat(
-    ['secret-scope/v1', name, use, context ?? ''].map((p) => {
-      const b = Buffer.from(p, 'utf8');
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(b.length);
-      return Buffer.concat([len, b]);
-    }),
-  );
-}
-
-class SecretRegistry {
-  readonly secrets: Secret[] = [];
-  #byBytes = new Map<string, Secret>();
-  #needles: Needle[] = [];
-  #index: NeedleIndex | undefined;
-
-  add(kind: SecretKind, lifetime: Lifetime, label: string, bytes: Buffer): Secret {
-    const k = bytes.toString('latin1');
-    const existing = this.#byBytes.get(k);
-    if (existing) {
-      // the stricter lifetime wins: a scope secret stays one even if also seen as container-lived
-      if (lifetime === 'scope') existing.lifetime = 'scope';
-      return existing;
-    }
-    const s: Secret = { id: this.secrets.length, kind, lifetime, label, bytes: Buffer.from(bytes) };
-    this.secrets.push(s);
-    this.#byBytes.set(k, s);
-    this.#needles.push(...needlesFor(s));
-    this.#index = undefined;
-    return s;
-  }
-
-  get needles(): Needle[] {
-    return this.#needles;
-  }
-
-  index(): NeedleIndex {
-    this.#index ??= new NeedleIndex(this.#needles);
-    return this.#index;
-  }
-
-  wipe(): void {
-    for (const s of this.secrets) s.bytes.fill(0);
-    for (const n of this.#needles) n.bytes.fill(0);
-  }
 }
 
 function countBy<T extends string>(items: T[]): Partial<Record<T, number>> {
@@ -204,6 +80,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     kmsTransport: options.https ? 'https' : 'http',
     secrets: { total: 0, byKind: {}, rootDerivedVerified: 0, notRecomputable: '' },
     declaredKeys: [],
+    keyChannel: { active: false, records: 0, keys: 0, bySlotKind: {}, problems: [] },
+    failures: [],
     scans: [],
     totals: { during: 0, after: 0, final: 0, heapSnapshot: 0, guarded: 0, byMapping: {} },
     outcomes: [],
@@ -224,7 +102,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   const derivations: DeclaredKey[] = [];
   const arenaRootKeys: Secret[] = [];
   const rootKey = randomBytes(32);
+  let channel: KeyChannelReader | undefined;
+  let expected: ExpectedFailures | undefined = options.expectedFailures;
+  let entropyPolicy = 'per-invocation';
   try {
+    channel = new KeyChannelReader();
     kms = await startKmsLocal({ recordIssued: true, https: options.https === true });
     const encryptionContext = { purpose: 'secret-scope-audit' };
     const blob = kms.encryptForTest(kms.defaultKey.keyId, rootKey, encryptionContext);
@@ -254,6 +136,25 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
           bytes.fill(0);
         }
       }
+      channel!.drain(onChannelKey);
+    };
+    const onChannelKey = (k: ChannelKey) => {
+      if (k.bytes.length < MIN_SECRET_BYTES || k.bytes.every((b) => b === 0)) return;
+      const known = registry.find(k.bytes);
+      if (known) {
+        if (known.kind === 'root-derived') known.verified = true; // the recomputation matched the arena's bytes
+        if (k.owned) known.lifetime = 'scope';
+        return;
+      }
+      const kind: SecretKind = `arena-${k.slotKind}`;
+      // Keys no scope owns (the root key, the ratchet pool, prefetched entropy) are
+      // container-lived: a copy is allowed only in guarded memory, like the root key.
+      const lifetime: Lifetime = k.owned ? 'scope' : 'container';
+      const where = k.owned ? 'scope-owned' : k.sealed ? 'sealed, no scope' : 'no scope';
+      const when = k.type === RecordType.WipedKey ? 'reported at its wipe' : 'reported live';
+      registry.add(kind, lifetime, `arena ${k.slotKind} key #${result.keyChannel.keys + 1} (${k.bytes.length} bytes, ${where}, ${when})`, k.bytes);
+      result.keyChannel.keys++;
+      result.keyChannel.bySlotKind[k.slotKind] = (result.keyChannel.bySlotKind[k.slotKind] ?? 0) + 1;
     };
 
     let caPath: string | undefined;
@@ -275,7 +176,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       snapshotDir: tmp,
     };
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_') && k !== 'NODE_OPTIONS') env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_') && k !== 'NODE_OPTIONS' && k !== KEY_CHANNEL_ENV) env[k] = v;
     Object.assign(env, {
       AWS_ENDPOINT_URL_KMS: kms.url,
       AWS_REGION: kms.region,
@@ -284,12 +185,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       AWS_EC2_METADATA_DISABLED: 'true',
       ...(caPath ? { NODE_EXTRA_CA_CERTS: caPath } : {}),
       ...(options.env ?? {}),
+      [KEY_CHANNEL_ENV]: String(KEY_CHANNEL_FD),
     });
 
     child = spawn(process.execPath, [childScript, JSON.stringify(config)], {
       cwd: dirname(handler),
       env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', channel.writeFd],
     });
     const proc = child;
     const stdout: string[] = [];
@@ -300,7 +202,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     toChild.on('error', () => undefined);
     const reply = (s: string) => toChild.write(s + '\n');
     const lines = createInterface({ input: proc.stdio[3] as Readable, crlfDelay: Infinity });
-    const exited = new Promise<number | null>((res) => proc.once('exit', (code, signal) => res(code ?? (signal ? 128 : null))));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
     const timeout = setTimeout(() => {
       result.errors.push(`audit timed out after ${options.timeoutMs ?? 120_000} ms; child killed`);
       proc.kill('SIGKILL');
@@ -309,7 +211,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
 
     let pid = 0;
     let finalSeen = false;
-    const scan = (moment: Moment, extra: { batch?: number; liveScopes?: number; liveKeys?: number }) => {
+    let snapshotAsked = false;
+    const keyRecords = (msg: Record<string, unknown>) => {
+      // KMS records and recomputations first, so that a key they explain keeps their name
+      if (typeof msg.keyRecords === 'number' && msg.keyRecords >= 0) syncIssued();
+    };
+    const scan = (moment: Moment, extra: Pick<ScanReport, 'batch' | 'liveScopes' | 'liveKeys' | 'live'>) => {
       syncIssued();
       const index = registry.index();
       const { hits, stats } = scanProcess(pid, index, { allMappings: options.allMappings, contextBytes: options.contextBytes });
@@ -341,6 +248,43 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         stats,
       };
       result.scans.push(report);
+      for (const u of stats.unreadable) {
+        result.errors.push(`${moment} scan: could not read ${u.bytes} bytes of a ${u.kind} mapping ${u.path || '(anonymous)'} (${u.error})`);
+      }
+      if (stats.secretMemory.readable > 0) result.warnings.push(`${moment} scan: ${stats.secretMemory.readable} secret-memory mapping(s) were readable from outside and were scanned`);
+    };
+    /** What the child wrote to stdout/stderr (in Lambda: CloudWatch Logs), searched for the text forms. */
+    const searchLogs = (...streams: string[][]) => {
+      const text = Buffer.from(streams.map((s) => s.join('')).join('\n'), 'utf8');
+      const needles = registry.secrets.flatMap((s) => needlesFor(s, { textOnly: true }));
+      const hits = scanBytes(text, new NeedleIndex(needles)).map((f) => {
+        const n = needles[f.needle]!;
+        return { secret: n.secret.label, kind: n.secret.kind, form: n.form };
+      });
+      result.logs = { searchedBytes: text.length, hits };
+      if (hits.length) result.failures.push(`${hits.length} cop${hits.length === 1 ? 'y' : 'ies'} of secrets in the child's stdout/stderr (log lines)`);
+      text.fill(0);
+      for (const n of needles) n.bytes.fill(0);
+    };
+    /** After a batch settled: only container-lived keys may still be live (none owned by a scope, no scope). */
+    const checkLive = (batch: number, liveScopes: number): ScanReport['live'] => {
+      const snap = channel!.lastLive;
+      if (liveScopes > 0) result.failures.push(`after batch ${batch} settled, ${liveScopes} scope(s) were still live (a scope the handler opened and never ended?)`);
+      if (!snap) return undefined;
+      const live = {
+        scopeOwned: snap.slots.filter((k) => k.owned).length,
+        sealed: snap.slots.filter((k) => !k.owned && k.sealed).length,
+        unownedUnsealed: snap.slots.filter((k) => !k.owned && !k.sealed).length,
+      };
+      if (live.scopeOwned > 0) result.failures.push(`after batch ${batch} settled, ${live.scopeOwned} key(s) of live scopes were still in the arena`);
+      // Container-lived by design: sealed root keys, and with prefetch/ratchet entropy the pool (and its next one while refreshing).
+      const allowed = entropyPolicy === 'prefetch' || entropyPolicy === 'ratchet' ? 2 : 0;
+      if (live.unownedUnsealed > allowed) {
+        result.failures.push(
+          `after batch ${batch} settled, ${live.unownedUnsealed} key(s) owned by no scope were live (entropy policy '${entropyPolicy}' keeps at most ${allowed}): a key made with scope: null and kept?`,
+        );
+      }
+      return live;
     };
 
     for await (const line of lines) {
@@ -362,7 +306,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
             entropyPolicy: msg.entropyPolicy as string,
           };
           result.declaredKeys = msg.declaredKeys as AuditResult['declaredKeys'];
+          entropyPolicy = String(msg.entropyPolicy);
           if (msg.entropyPolicy === 'prefetch' || msg.entropyPolicy === 'ratchet') entropyLifetime = 'container';
+          result.keyChannel.active = msg.keyChannel === true;
+          if (!result.keyChannel.active) {
+            result.errors.push('the audit key channel is off in the child (an addon built without it, or another copy of the addon?): keys made from local or KMS entropy cannot be searched for');
+          }
+          const declared = msg.expectedFailures as ExpectedFailures | null;
+          if (declared === true || expected === true) expected = true;
+          else if (Array.isArray(declared)) expected = [...(expected ?? []), ...declared.map(String)];
           if (!msg.optionsKnown) {
             result.warnings.push('the module does not declare its options (export secretScopeOptions or return { handler, options } from createHandler): root-derived keys cannot be recomputed');
           }
@@ -397,12 +349,19 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
           break;
         }
         case 'during':
+          keyRecords(msg);
           scan('during', { batch: msg.batch as number, liveScopes: msg.liveScopes as number, liveKeys: msg.liveKeys as number });
           reply('ok');
           break;
         case 'after':
           if (!msg.duringTaken) result.warnings.push(`batch ${msg.batch as number}: no scope of the handler ended while the batch ran, so no during-scope scan was taken`);
-          scan('after', { batch: msg.batch as number });
+          keyRecords(msg);
+          scan('after', {
+            batch: msg.batch as number,
+            liveScopes: msg.liveScopes as number,
+            liveKeys: msg.liveKeys as number,
+            live: checkLive(msg.batch as number, msg.liveScopes as number),
+          });
           reply('ok');
           break;
         case 'final': {
@@ -410,13 +369,24 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
           result.outcomes = msg.outcomes as InvocationOutcome[];
           result.auditDone = msg.auditDone ?? undefined;
           result.protection = msg.protection as Record<string, unknown>;
+          keyRecords(msg);
           scan('final', {});
+          if (typeof msg.keyRecords === 'number' && msg.keyRecords >= 0) channel.checkTotal(msg.keyRecords);
           if ((msg.scopeEnds as number) === 0) result.errors.push('no secret-scope InvocationScope ended in the child: the handler is not wrapped, or it uses a copy of secret-scope the harness did not hook');
           if (options.heapSnapshot === false) reply('done');
-          else reply('snapshot');
+          else {
+            snapshotAsked = true;
+            reply('snapshot');
+          }
           break;
         }
         case 'snapshot': {
+          if (msg.error !== undefined) {
+            const e = msg.error as { code?: string; message?: string };
+            result.heapSnapshot = { searched: false, hits: [], error: `${e.code ? `${e.code}: ` : ''}${e.message ?? 'unknown error'}` };
+            reply('done');
+            break;
+          }
           const path = msg.path as string;
           try {
             const bytes = readFileSync(path);
@@ -445,15 +415,25 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
           break;
       }
     }
-    const code = await exited;
+    const { code, signal } = await exited;
     clearTimeout(timeout);
+    // the child's own notice that the channel is on is expected; everything else is reported
+    const notice = 'secret-scope: audit key channel ON';
+    const childStderr = stderr.join('').split('\n').filter((l) => !l.startsWith(notice)).join('\n').trim();
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     if (!finalSeen) {
-      result.errors.push(`the child exited (code ${code}) before the audit finished${stderr.length ? `: ${stderr.join('').slice(-2000)}` : ''}`);
+      result.errors.push(`the child ${how} before the audit finished${childStderr ? `: ${childStderr.slice(-2000)}` : ''}`);
+    } else if (code !== 0) {
+      result.errors.push(`the child ${how} after the last scan (it crashed; its last moments were not audited)${childStderr ? `: ${childStderr.slice(-1000)}` : ''}`);
     }
-    if (stderr.length && finalSeen) {
-      const text = stderr.join('').trim();
-      if (text) result.warnings.push(`child stderr: ${text.slice(-1000)}`);
-    }
+    searchLogs(stdout, stderr);
+    if (snapshotAsked && !result.heapSnapshot) result.heapSnapshot = { searched: false, hits: [], error: 'the child sent no heap snapshot' };
+    if (result.heapSnapshot && !result.heapSnapshot.searched) result.errors.push(`the heap snapshot could not be searched: ${result.heapSnapshot.error}`);
+    result.failures.push(...unexpectedFailures(result.outcomes, expected));
+    result.keyChannel.records = channel.records;
+    result.keyChannel.problems = channel.problems;
+    for (const p of channel.problems) result.errors.push(p);
+    if (childStderr && finalSeen) result.warnings.push(`child stderr: ${childStderr.slice(-1000)}`);
   } catch (e) {
     result.errors.push(String((e as Error)?.stack ?? e));
   } finally {
@@ -467,6 +447,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       }
     }
     registry.wipe();
+    channel?.close();
     rootKey.fill(0);
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -476,29 +457,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     byKind: countBy(registry.secrets.map((s) => s.kind)),
     rootDerivedVerified: registry.secrets.filter((s) => s.verified).length,
     notRecomputable:
-      registry.secrets.some((s) => s.kind === 'entropy-derived')
-        ? 'none of the declared keys: they were read from the arena while live (readable backend)'
-        : 'entropy-derived keys and scope PRKs: HKDF over KMS bytes || 32 local random bytes made in unreadable guarded memory; the auditor searches for the KMS bytes instead',
+      result.keyChannel.active
+        ? 'none needed: every key the arena held was handed over by the native layer (audit key channel)'
+        : 'entropy-derived keys and scope PRKs (the audit key channel is off): the auditor searches for the KMS bytes instead',
   };
-  const sum = (m: Moment) => result.scans.filter((s) => s.moment === m).reduce((a, s) => a + s.copies, 0);
-  result.totals = {
-    during: sum('during'),
-    after: sum('after'),
-    final: sum('final'),
-    heapSnapshot: result.heapSnapshot?.hits.length ?? 0,
-    guarded: result.scans.reduce((a, s) => a + s.guarded, 0),
-    byMapping: {},
-  };
-  for (const s of result.scans) {
-    for (const [k, v] of Object.entries(s.byMapping)) {
-      result.totals.byMapping[k as MappingKind] = (result.totals.byMapping[k as MappingKind] ?? 0) + (v ?? 0);
-    }
-  }
-  const copies = result.totals.during + result.totals.after + result.totals.final + result.totals.heapSnapshot;
-  const duringScans = result.scans.filter((s) => s.moment === 'during').length;
-  if (result.errors.length === 0 && duringScans === 0) result.errors.push('no during-scope scan was taken');
-  result.exitCode = copies > 0 ? 1 : result.errors.length ? 2 : 0;
-  result.ok = result.exitCode === 0;
+  finishVerdict(result);
   result.durationMs = Math.round(performance.now() - t0);
   return result;
 }

@@ -29,6 +29,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { configureSecretMemory, InvocationScope, protectionReport, SecretScope } from '../index.js';
 import { testing } from '../testing.js';
+import { native } from '../memory/native.js';
 import type { Key } from '../memory/key.js';
 
 export interface ChildConfig {
@@ -103,6 +104,17 @@ function ask(msg: object): string {
   }
 }
 
+/**
+ * Asks the native layer to write every live slot to the audit key channel
+ * (the bytes go from the arena to the channel's file descriptor, never through
+ * JavaScript). Returns the records written so far, or -1 when the channel is
+ * off (no auditor set it up) or the addon has none.
+ */
+function flushKeys(): number {
+  const addon = native() as { auditFlush?: () => number };
+  return typeof addon.auditFlush === 'function' ? addon.auditFlush() : -1;
+}
+
 function errorInfo(e: unknown): { name: string; code?: string; message: string } {
   const err = e as { name?: string; code?: unknown; message?: string };
   return {
@@ -118,7 +130,7 @@ interface HandlerModule {
   createHandler?: (env: object) => unknown;
   handler?: AnyFn;
   secretScopeOptions?: SecretScopeOptionsLike;
-  auditConfig?: { streaming?: boolean; remainingTimeMs?: number; event?: unknown };
+  auditConfig?: { streaming?: boolean; remainingTimeMs?: number; event?: unknown; expectedFailures?: true | string[] };
   auditDone?: () => unknown;
   default?: HandlerModule;
 }
@@ -210,7 +222,8 @@ async function main(): Promise<void> {
           state.duringDone = true;
           state.duringScans++;
           const r = protectionReport();
-          ask({ t: 'during', batch: state.batch, liveScopes: r.liveScopes, liveKeys: r.liveSlots });
+          const keyRecords = flushKeys();
+          ask({ t: 'during', batch: state.batch, liveScopes: r.liveScopes, liveKeys: r.liveSlots, keyRecords });
         }
       }
       return end.call(this);
@@ -325,6 +338,8 @@ async function main(): Promise<void> {
     declaredKeys: Object.entries(options?.keys ?? {}).map(([name, s]) => ({ name, use: s.use, from: s.from ?? 'entropy' })),
     optionsKnown: options !== undefined,
     entropyPolicy: options?.entropy?.source === 'local' ? 'local' : policy,
+    expectedFailures: auditConfig.expectedFailures ?? null,
+    keyChannel: flushKeys() >= 0,
   });
 
   const outcomes: InvocationOutcome[] = [];
@@ -339,7 +354,9 @@ async function main(): Promise<void> {
     const results = await Promise.all(batch);
     state.inBatch = false;
     outcomes.push(...results);
-    ask({ t: 'after', batch: state.batch, duringTaken: state.duringDone, outcomes: results });
+    const settled = protectionReport();
+    const keyRecords = flushKeys();
+    ask({ t: 'after', batch: state.batch, duringTaken: state.duringDone, outcomes: results, liveScopes: settled.liveScopes, liveKeys: settled.liveSlots, keyRecords });
   }
 
   let done: unknown;
@@ -351,8 +368,10 @@ async function main(): Promise<void> {
     }
   }
   const r = protectionReport();
+  const keyRecords = flushKeys();
   const reply = ask({
     t: 'final',
+    keyRecords,
     outcomes,
     auditDone: done ?? null,
     scopeEnds: state.scopeEnds,
@@ -368,8 +387,13 @@ async function main(): Promise<void> {
     },
   });
   if (reply === 'snapshot' && config.snapshotDir) {
-    const path = writeHeapSnapshot(join(config.snapshotDir, `audit-${process.pid}.heapsnapshot`));
-    ask({ t: 'snapshot', path });
+    let path: string | undefined;
+    try {
+      path = writeHeapSnapshot(join(config.snapshotDir, `audit-${process.pid}.heapsnapshot`));
+    } catch (e) {
+      ask({ t: 'snapshot', error: errorInfo(e) });
+    }
+    if (path !== undefined) ask({ t: 'snapshot', path });
   }
   process.exit(0);
 }

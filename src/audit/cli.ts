@@ -3,7 +3,9 @@
  *  [--concurrency C] [--json] [--https] [--backend B] [--remaining-time MS]
  *  [--no-heap-snapshot] [--all-mappings]`
  *
- * Exit status: 0 no copy found, 1 copies found, 2 the audit could not run.
+ * Exit status: 0 looked everywhere and found nothing; 1 a copy, a scope or key
+ * still live after an invocation settled, or an undeclared failed invocation;
+ * 2 the audit could not look everywhere (the reason is printed).
  */
 import { readFileSync } from 'node:fs';
 import { runAudit, type AuditOptions, type AuditResult } from './auditor.js';
@@ -19,8 +21,11 @@ export const AUDIT_USAGE = `usage: secret-scope audit <handler-module> [options]
   --no-heap-snapshot    skip the V8 heap snapshot second opinion
   --all-mappings        also read clean file-backed mappings
   --context BYTES       show the bytes before each copy (which structure holds it)
+  --expect-failure ID   an invocation may fail with this error code or name (repeatable;
+                        also auditConfig.expectedFailures in the module); '*' for any
   --json                print the full result as JSON
-exit status: 0 no copy, 1 copies found, 2 the audit could not run`;
+exit status: 0 looked everywhere, found nothing; 1 a copy, a live scope or key after an
+invocation settled, or an undeclared failed invocation; 2 could not look everywhere`;
 
 function parse(argv: string[]): { options: AuditOptions; json: boolean } | string {
   let handler: string | undefined;
@@ -69,6 +74,12 @@ function parse(argv: string[]): { options: AuditOptions; json: boolean } | strin
         options.contextBytes = v;
         break;
       }
+      case '--expect-failure': {
+        const id = value();
+        if (id === '*') options.expectedFailures = true;
+        else if (options.expectedFailures !== true) options.expectedFailures = [...(options.expectedFailures ?? []), id];
+        break;
+      }
       case '--all-mappings':
         options.allMappings = true;
         break;
@@ -99,7 +110,11 @@ export function formatAudit(r: AuditResult): string {
     );
   }
   const kinds = Object.entries(r.secrets.byKind).map(([k, v]) => `${v} ${k}`).join(', ');
-  out.push(`  secrets known: ${r.secrets.total} (${kinds || 'none'})`);
+  out.push(`  searched for: ${r.secrets.total} secrets (${kinds || 'none'}), each raw, hex, HEX, base64, base64url, ASCII and UTF-16LE`);
+  const kc = r.keyChannel;
+  out.push(
+    `  key channel: ${kc.active ? `on, ${kc.records} records, ${kc.keys} distinct arena keys (${Object.entries(kc.bySlotKind).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})` : 'OFF'}`,
+  );
   out.push(`  not recomputable: ${r.secrets.notRecomputable}`);
   for (const s of r.scans) {
     const label = s.moment === 'during' ? `during scope (batch ${s.batch}, ${s.liveScopes} live scopes, ${s.liveKeys} live keys)` : s.moment === 'after' ? `after batch ${s.batch}` : 'final';
@@ -124,11 +139,19 @@ export function formatAudit(r: AuditResult): string {
       out.push(`  heap snapshot: not searched (${r.heapSnapshot.error})`);
     }
   }
+  for (const s of r.scans.filter((x) => x.moment === 'after')) {
+    if (s.live) out.push(`  live after batch ${s.batch}: ${s.liveScopes ?? '?'} scopes, ${s.live.scopeOwned} scope-owned keys, ${s.live.sealed} sealed and ${s.live.unownedUnsealed} other container keys`);
+  }
+  if (r.logs) {
+    out.push(`  stdout/stderr (log lines): ${r.logs.hits.length} cop${r.logs.hits.length === 1 ? 'y' : 'ies'} in ${r.logs.searchedBytes} bytes`);
+    for (const h of r.logs.hits) out.push(`    COPY log line ${h.form} of ${h.secret}`);
+  }
   const failed = r.outcomes.filter((o) => !o.ok);
   out.push(`  invocations: ${r.outcomes.length - failed.length} returned, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((f) => f.error?.code ?? f.error?.name))].join(', ')})` : ''}`);
   if (r.auditDone !== undefined) out.push(`  auditDone: ${JSON.stringify(r.auditDone)}`);
   for (const w of r.warnings) out.push(`  warning: ${w}`);
-  for (const e of r.errors) out.push(`  error: ${e}`);
+  for (const f of r.failures) out.push(`  FAIL: ${f}`);
+  for (const e of r.errors) out.push(`  could not look: ${e}`);
   const t = r.totals;
   out.push(
     `  result: ${r.exitCode === 0 ? 'PASS' : r.exitCode === 1 ? 'FAIL' : 'ERROR'} — copies during ${t.during}, after ${t.after}, final ${t.final}, heap snapshot ${t.heapSnapshot} (${r.durationMs} ms)`,

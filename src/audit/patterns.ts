@@ -20,7 +20,11 @@ export type SecretKind =
   | 'kms-data-key' // GenerateDataKey plaintext, recorded by the local endpoint
   | 'root-derived' // recomputed by the auditor from the root key and the declared key spec
   | 'entropy-derived' // a declared key read from the child's arena while live (readable backends only)
-  | 'scope-prk'; // a scope's PRK read from the child's arena while live (readable backends only)
+  | 'scope-prk' // a scope's PRK read from the child's arena while live (readable backends only)
+  // Any slot the native layer filled, as the audit key channel reported it, by
+  // native slot kind: arena-secret (derived, imported, decoded keys, PRKs, shared
+  // secrets), arena-x25519-private, arena-scratch, and kinds added later.
+  | `arena-${string}`;
 
 /**
  * 'scope': must be gone once the scope ended. 'container': lives in guarded

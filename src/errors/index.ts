@@ -45,6 +45,20 @@ export class NotInitializedError extends SecretScopeError {}
 export class KmsEntropyError extends SecretScopeError {}
 /** Options passed to a wrapper or middleware are invalid. */
 export class OptionsError extends SecretScopeError {}
+/**
+ * A JWS, JWT or JWE was malformed, failed verification or decryption, or a claim check
+ * failed. Codes as the `jose` package names them: ERR_JWS_INVALID, ERR_JWE_INVALID,
+ * ERR_JWT_INVALID, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ERR_JWE_DECRYPTION_FAILED,
+ * ERR_JWT_EXPIRED, ERR_JWT_CLAIM_VALIDATION_FAILED, ERR_JOSE_ALG_NOT_ALLOWED, ERR_JOSE_NOT_SUPPORTED.
+ */
+export class JoseError extends SecretScopeError {
+  /** The claim that failed (ERR_JWT_EXPIRED, ERR_JWT_CLAIM_VALIDATION_FAILED). */
+  readonly claim?: string;
+  constructor(code: string, message: string, claim?: string) {
+    super(code, message);
+    if (claim !== undefined) this.claim = claim;
+  }
+}
 
 import { bumpPurgeEpoch } from '../memory/epoch.js';
 

@@ -17,7 +17,7 @@ export type DeclaredUse = DerivedUse;
 
 export interface KeySpec<E = unknown> {
   use: DeclaredUse;
-  /** Bytes (default 32; aead keys 32, or 16 for aes-128-gcm; x25519, ed25519 and P-256 keys 32, P-384 keys 48). */
+  /** Bytes (default 32; x25519, ed25519 and P-256 keys are always 32, P-384 keys 48; aead keys 32, or 16 for aes-128-gcm). */
   length?: number;
   /** 'entropy' (default): from this invocation's entropy; 'root': stable, from the KMS-decrypted root key. */
   from?: 'entropy' | 'root';
@@ -55,12 +55,12 @@ export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | u
     if (spec.length !== undefined && (!Number.isInteger(spec.length) || spec.length < 16 || spec.length > 1024)) {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.length must be an integer from 16 to 1024`);
     }
+    if (spec.use === 'aead' && spec.length !== undefined && spec.length !== 32 && spec.length !== 16) {
+      throw new OptionsError('ERR_OPTIONS', `keys.${name}: aead keys are 32 bytes, or 16 for aes-128-gcm`);
+    }
     const implied = IMPLIED_LENGTH[spec.use];
     if (implied !== undefined && spec.length !== undefined && spec.length !== implied) {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}: ${spec.use} keys are ${implied} bytes`);
-    }
-    if (spec.use === 'aead' && spec.length !== undefined && spec.length !== 32 && spec.length !== 16) {
-      throw new OptionsError('ERR_OPTIONS', `keys.${name}: aead keys are 32 bytes, or 16 for aes-128-gcm`);
     }
     if (spec.from !== undefined && spec.from !== 'entropy' && spec.from !== 'root') {
       throw new OptionsError('ERR_OPTIONS', `keys.${name}.from must be 'entropy' or 'root'`);

@@ -20,9 +20,10 @@ export const ASYMMETRIC_USES: readonly AsymmetricUse[] = ['x25519', 'ed25519', '
  * What a key is for; the addon keeps it on the slot and every operation checks it.
  * 'secret': generic keys (randomKey, importKey, decodeKey) for HKDF, HMAC or AEAD;
  * 'hkdf' (PRKs, derived keys without a use), 'root' and 'shared' ((EC)DH outputs): HKDF only;
- * 'hmac', 'aead': that operation only; the asymmetric uses: their algorithm and publicKey only.
+ * 'hmac', 'aead': that operation only; the asymmetric uses: their algorithm and publicKey only;
+ * 'hpke': an HPKE context's AEAD key || base_nonce (internal to src/crypto/hpke), the HPKE AEAD only.
  */
-export type KeyUse = 'secret' | 'hkdf' | 'hmac' | 'aead' | 'root' | 'shared' | AsymmetricUse;
+export type KeyUse = 'secret' | 'hkdf' | 'hmac' | 'aead' | 'root' | 'shared' | 'hpke' | AsymmetricUse;
 
 /** The addon's number for each use (native/keystore.h KeyKind). */
 export const USE_IDS: Readonly<Record<KeyUse, number>> = {
@@ -38,10 +39,11 @@ export const USE_IDS: Readonly<Record<KeyUse, number>> = {
   'ecdsa-p384': 10,
   'ecdh-p256': 11,
   'ecdh-p384': 12,
+  hpke: 13,
 };
 
 /** Operation families, checked against a key's use (the same table as native/key-use.cc). */
-export type KeyOperation = 'hkdf' | 'hmac' | 'aead' | 'publicKey' | AsymmetricUse;
+export type KeyOperation = 'hkdf' | 'hmac' | 'aead' | 'hpke' | 'publicKey' | AsymmetricUse;
 
 const ALLOWED: Readonly<Record<KeyUse, readonly KeyOperation[]>> = {
   secret: ['hkdf', 'hmac', 'aead'],
@@ -56,6 +58,7 @@ const ALLOWED: Readonly<Record<KeyUse, readonly KeyOperation[]>> = {
   'ecdsa-p384': ['ecdsa-p384', 'publicKey'],
   'ecdh-p256': ['ecdh-p256', 'publicKey'],
   'ecdh-p384': ['ecdh-p384', 'publicKey'],
+  hpke: ['hpke'],
 };
 
 /** Throws KeyUsageError unless `key.use` admits `op` (the addon checks the same again). */

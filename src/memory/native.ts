@@ -51,11 +51,27 @@ export interface NativeAddon {
   sign(key: number, message: Uint8Array, der: boolean): Buffer;
   /** X25519 or ECDH: the shared secret as a new key of use 'shared'. */
   agree(key: number, peer: Uint8Array, scope: number): number;
+  /** HKDF-Extract(salt key or empty, prefix || ikm key): RFC 9180 LabeledExtract with a key as salt and/or IKM. */
+  hpkeLabeledExtract(hash: number, salt: number | undefined, prefix: Uint8Array, ikm: number | undefined, scope: number): number;
+  /** An HPKE context key (use hpke): LabeledExpand "key" (nk bytes) || LabeledExpand "base_nonce" (12 bytes). */
+  hpkeContextKey(hash: number, secret: number, keyInfo: Uint8Array, nonceInfo: Uint8Array, nk: number, scope: number): number;
+  /** The context's AEAD with nonce = base_nonce XOR seq, computed natively. */
+  hpkeSeal(aead: number, contextKey: number, seq: number, plaintext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  hpkeOpen(aead: number, contextKey: number, seq: number, ciphertext: Uint8Array, aad?: Uint8Array, out?: Uint8Array): Buffer;
+  /** DHKEM(P-256) DeriveKeyPair's rejection sampling: a key of use ecdh-p256. */
+  hpkeDeriveP256(dkpPrk: number, candidatePrefix: Uint8Array, scope: number): number;
+  /** JWE ECDH-ES Concat KDF (SHA-256) of a shared-secret key: a key of use aead. */
+  concatKdf(z: number, otherInfo: Uint8Array, length: number, scope: number): number;
   exposeBegin(key: number): ArrayBuffer;
   exposeEnd(key: number): void;
   testCorrupt(key: number, offset: number): void;
   testBytesToRegionEnd(key: number): number;
   testSlotAddress(key: number): bigint;
+  /**
+   * Audit key channel (native/audit-channel.h): writes every live slot to the
+   * auditor's descriptor; -1 and nothing written when the channel is off.
+   */
+  auditFlush(): number;
 }
 
 export interface NativeReport {
