@@ -110,6 +110,9 @@ describe('entropy policies: KMS GenerateRandom calls', () => {
     const before = calls(kms, 'GenerateRandom');
     for (let i = 0; i < 3; i++) expect(await h({}, {})).toBe('no keys used');
     await until(() => calls(kms, 'GenerateRandom') - before === 3, '3 GenerateRandom calls');
+    // The endpoint records an answer when it sends it (after the injected latency): wait for all
+    // three, so no late answer lands in the next test's record.
+    await until(() => kms.issued.filter((x) => x.operation === 'GenerateRandom').length === 3, '3 answers sent');
     await until(() => protectionReport().liveSlots === base.liveSlots, 'late KMS answers wiped');
     expect(baseline()).toEqual(base);
   });
