@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 // One build for every entry point so that shared modules (the addon loader,
 // the AsyncLocalStorage of scopes) exist once per format, not once per entry.
@@ -19,5 +22,7 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
+  // Keys the per-thread state slot that the ESM and CJS builds share (src/memory/process-state.ts).
+  define: { __SECRET_SCOPE_VERSION__: JSON.stringify(version) },
   external: ['@aws-sdk/client-kms', '@middy/core', 'node-gyp-build'],
 });

@@ -96,9 +96,13 @@ const bundleNodeGypBuild = {
   },
 };
 
+// Keys the per-thread state slot the ESM and CJS bundles share (src/memory/process-state.ts).
+const VERSION_DEFINE = { __SECRET_SCOPE_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version) };
+
 async function bundle(stageDist) {
   const esbuild = await import('esbuild');
   const common = {
+    define: VERSION_DEFINE,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -130,7 +134,7 @@ async function bundle(stageDist) {
     stdin: { contents: cjsEntry, resolveDir: REPO, sourcefile: 'secret-scope-cjs-entry.ts', loader: 'ts' },
     format: 'cjs',
     outfile: join(stageDist, 'secret-scope.cjs'),
-    define: { 'import.meta.url': '__secretScopeImportMetaUrl' },
+    define: { ...VERSION_DEFINE, 'import.meta.url': '__secretScopeImportMetaUrl' },
     banner: { js: CJS_BANNER },
   });
   for (const e of ENTRIES) {

@@ -3,9 +3,12 @@
  *   report [--json] [--require secret|locked|any] [--backend auto|memfd_secret|mlock|plain]
  *   kms-local [flags]      run the local KMS-compatible endpoint (see --help)
  *   audit <handler> [...]  residue audit of a handler module (see --help)
+ *   root-key create --key-id <id> [...]  a root key blob from KMS (the plaintext never leaves KMS)
+ *   --version
  */
 import { configureSecretMemory, protectionReport, type ProtectionReport } from './memory/policy.js';
 import { SecretScopeError } from './errors/index.js';
+import { PACKAGE_VERSION } from './memory/process-state.js';
 
 const USAGE = `usage: secret-scope <command>
   report [--json] [--require secret|locked|any] [--backend auto|memfd_secret|mlock|plain]
@@ -13,30 +16,35 @@ const USAGE = `usage: secret-scope <command>
   kms-local [--port N] [--https] [--latency MS] ...
       run the local KMS-compatible endpoint for tests (--help for flags)
   audit <handler-module> [--event file.json] [--invocations N] [--concurrency C] [--json]
-      run a handler through secret-scope in a child process and count key copies in its memory`;
+      run a handler through secret-scope in a child process and count key copies in its memory
+  root-key create --key-id <key id, ARN or alias> [--encryption-context name=value ...] [--json]
+      print a new root key's KMS ciphertext blob (GenerateDataKeyWithoutPlaintext: no plaintext here)
+  --version`;
 
 function flag(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-function formatReport(r: ProtectionReport): string {
+export function formatReport(r: ProtectionReport): string {
   const yes = (b: boolean) => (b ? 'yes' : 'NO');
-  const lines = [
-    `backend          ${r.backend}${r.memfdSecret.error && r.backend !== 'memfd_secret' ? `  (memfd_secret: ${r.memfdSecret.error})` : ''}`,
-    `required         ${r.require}`,
-    `locked           ${yes(r.locked)}${r.mlock.error ? `  (mlock: ${r.mlock.error})` : ''}`,
-    `excluded from core dumps (MADV_DONTDUMP)  ${yes(r.dontdump)}`,
-    `not inherited by fork (MADV_DONTFORK)     ${yes(r.dontfork)}`,
-    `guard pages      ${yes(r.guardPages)}`,
-    `RLIMIT_MEMLOCK   ${r.memlockLimit === null ? 'unlimited' : `${r.memlockLimit} bytes`}; locked ${r.lockedBytes} bytes`,
-    `regions          ${r.regions} x ${r.regionPages} pages; ${r.cellsInUse}/${r.cellsTotal} cells in use; ${r.liveSlots} live keys`,
-    `platform         ${r.platform} ${r.arch}, kernel ${r.kernel}`,
-    `libsodium        ${r.libsodium}; AES-128/256-GCM: ${r.aesGcm.implementation}${r.aesGcm.hardware ? '' : ' (no AES instructions on this CPU)'}; SHA-2 for HMAC/HKDF: ${r.sha2}`,
-    `process          dumpable ${r.dumpable ? 'yes' : 'no'}; core limit ${r.coreLimit === null ? 'unlimited' : r.coreLimit}`,
+  const rows: [string, string][] = [
+    ['backend', `${r.backend}${r.memfdSecret.error && r.backend !== 'memfd_secret' ? `  (memfd_secret: ${r.memfdSecret.error})` : ''}`],
+    ['required', r.require],
+    ['locked', `${yes(r.locked)}${r.mlock.error ? `  (mlock: ${r.mlock.error})` : ''}`],
+    ['no core dumps', `${yes(r.dontdump)} (MADV_DONTDUMP)`],
+    ['not in forks', `${yes(r.dontfork)} (MADV_DONTFORK)`],
+    ['guard pages', yes(r.guardPages)],
+    ['RLIMIT_MEMLOCK', `${r.memlockLimit === null ? 'unlimited' : `${r.memlockLimit} bytes`}; locked ${r.lockedBytes} bytes`],
+    ['regions', `${r.regions} x ${r.regionPages} pages; ${r.cellsInUse}/${r.cellsTotal} cells in use; ${r.liveSlots} live keys`],
+    ['platform', `${r.platform} ${r.arch}, kernel ${r.kernel}`],
+    ['libsodium', `${r.libsodium}; AES-128/256-GCM: ${r.aesGcm.implementation}${r.aesGcm.hardware ? '' : ' (no AES instructions on this CPU)'}; SHA-2 for HMAC/HKDF: ${r.sha2}`],
+    ['process', `dumpable ${r.dumpable ? 'yes' : 'no'}; core limit ${r.coreLimit === null ? 'unlimited' : r.coreLimit}`],
+    ...r.notes.map((n): [string, string] => ['note', n]),
   ];
-  for (const n of r.notes) lines.push(`note             ${n}`);
-  return lines.join('\n');
+  // One value column: two spaces after the longest label.
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => label.padEnd(width) + value).join('\n');
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -67,6 +75,16 @@ export async function runCli(argv: string[]): Promise<number> {
       const { runAuditCli } = await import('./audit/cli.js');
       return runAuditCli(rest);
     }
+    case 'root-key': {
+      // The SDK's Node-version notice is not this command's output.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const { runRootKeyCli } = await import('./kms/root-key-cli.js');
+      return runRootKeyCli(rest);
+    }
+    case '--version':
+    case '-v':
+      process.stdout.write(PACKAGE_VERSION + '\n');
+      return 0;
     case undefined:
     case '-h':
     case '--help':

@@ -423,7 +423,7 @@ describe('options are validated at creation, by every entry point', () => {
     ['unknown use', { keys: { a: { use: 'rsa' } } }, 'keys.a.use'],
     ['length too short', { keys: { a: { use: 'hmac', length: 8 } } }, 'keys.a.length'],
     ['length not an integer', { keys: { a: { use: 'secret', length: 32.5 } } }, 'keys.a.length'],
-    ['aead key of 16 bytes', { keys: { a: { use: 'aead', length: 16 } } }, 'keys.a'],
+    ['aead key of 24 bytes (AES-128-GCM keys are 16, the others 32)', { keys: { a: { use: 'aead', length: 24 } } }, 'keys.a'],
     ['x25519 key of 64 bytes', { keys: { a: { use: 'x25519', length: 64 } } }, 'keys.a'],
     ['bad from', { keys: { a: { use: 'hmac', from: 'env' } } }, 'keys.a.from'],
     ['from root without root', { keys: { a: { use: 'hmac', from: 'root' } } }, 'root'],

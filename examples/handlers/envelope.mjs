@@ -4,6 +4,7 @@
 // open later; another tenant's key opens nothing.
 import { withSecretScope, seal, open, AuthenticationError } from 'secret-scope';
 
+/** @type {import('secret-scope').SecretScopeOptions<any>} */
 export const options = {
   root: { ciphertextBlob: process.env.ROOT_KEY_BLOB ?? '', encryptionContext: { purpose: 'secret-scope-demo' } },
   keys: {
@@ -23,7 +24,7 @@ export const handler = withSecretScope(async (event, context) => {
   try {
     open(await scope.key('other'), sealed, { aad: event.tenantId });
   } catch (e) {
-    crossTenant = e instanceof AuthenticationError ? 'rejected' : `error ${e.name}`;
+    crossTenant = e instanceof AuthenticationError ? 'rejected' : `error ${(/** @type {Error} */ (e)).name}`;
   }
   return { sealed: sealed.toString('base64'), crossTenant };
 }, options);

@@ -7,7 +7,9 @@
 // implementation opens it (the demo client uses @hpke/core).
 import { withSecretScope, hpkeSeal, hpkeSenderContext } from 'secret-scope';
 
+/** @type {import('secret-scope').SecretScopeOptions<any>} */
 export const options = { keys: { ephemeral: { use: 'x25519' } } };
+/** @type {import('secret-scope').HpkeSuite} */
 export const suite = { kem: 'dhkem-x25519-hkdf-sha256', kdf: 'hkdf-sha256', aead: 'chacha20-poly1305' };
 export const info = 'secret-scope-demo/response';
 

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import { secretScopeMiddy } from 'secret-scope/middy';
 import { seal, open } from 'secret-scope';
 
+/** @type {import('secret-scope').SecretScopeOptions<any>} */
 export const options = {
   keys: { session: { use: 'aead' } },
 };

@@ -2,6 +2,7 @@
 // The signing key is derived per invocation from KMS entropy; it never leaves guarded memory.
 import { withSecretScope, hmacSign, hmacVerify } from 'secret-scope';
 
+/** @type {import('secret-scope').SecretScopeOptions<any>} */
 export const options = {
   keys: { token: { use: 'hmac' } },
 };

@@ -183,6 +183,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       AWS_ACCESS_KEY_ID: 'AKIDSECRETSCOPEAUDIT',
       AWS_SECRET_ACCESS_KEY: 'secret-scope-audit-dummy',
       AWS_EC2_METADATA_DISABLED: 'true',
+      // The SDK's Node-version notice is not the audit's to print (it would follow every run on Node 20).
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...(caPath ? { NODE_EXTRA_CA_CERTS: caPath } : {}),
       ...(options.env ?? {}),
       [KEY_CHANNEL_ENV]: String(KEY_CHANNEL_FD),

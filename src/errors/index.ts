@@ -9,6 +9,24 @@ export class SecretScopeError extends Error {
     this.code = code;
     this.name = new.target.name;
   }
+
+  /**
+   * `instanceof` holds across the ESM and CJS builds of the package (both may be loaded in one
+   * process, and the addon throws the classes of the copy that loaded it first): an error of
+   * the other copy passes when a class of the same name is on its prototype chain.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || typeof (value as { code?: unknown }).code !== 'string') return false;
+    let sawBase = false;
+    let matches = false;
+    for (let p = Object.getPrototypeOf(value); p && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
+      const name = (p as { constructor?: { name?: string } }).constructor?.name;
+      if (name === this.name) matches = true;
+      if (name === 'SecretScopeError') sawBase = true;
+    }
+    return sawBase && matches;
+  }
 }
 
 /** The platform cannot give the protection the caller required (memfd_secret, mlock). */
@@ -45,6 +63,8 @@ export class NotInitializedError extends SecretScopeError {}
 export class KmsEntropyError extends SecretScopeError {}
 /** Options passed to a wrapper or middleware are invalid. */
 export class OptionsError extends SecretScopeError {}
+/** The native addon could not be loaded (bundled copy, unsupported platform); the message names the remedy. */
+export class AddonLoadError extends SecretScopeError {}
 /**
  * A JWS, JWT or JWE was malformed, failed verification or decryption, or a claim check
  * failed. Codes as the `jose` package names them: ERR_JWS_INVALID, ERR_JWE_INVALID,

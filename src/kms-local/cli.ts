@@ -26,7 +26,7 @@ export interface KmsLocalCliArgs {
 
 export const KMS_LOCAL_USAGE = `Usage: secret-scope kms-local [options]
 
-Starts a local KMS-compatible endpoint (GenerateRandom, Encrypt, Decrypt, GenerateDataKey).
+Starts a local KMS-compatible endpoint (GenerateRandom, Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext).
 
   --port N                 port to listen on (default: a free port)
   --host H                 interface to bind (default 127.0.0.1)

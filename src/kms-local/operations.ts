@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { serialization, validation } from './errors.js';
 import type { EncryptionContext, KeyStore } from './keystore.js';
 
-export const OPERATIONS = ['GenerateRandom', 'Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+export const OPERATIONS = ['GenerateRandom', 'Encrypt', 'Decrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext'] as const;
 export type KmsOperationName = (typeof OPERATIONS)[number];
 
 /** Operations that return plaintext (the ones `recordIssued` records). */
@@ -40,6 +40,8 @@ export function runOperation(name: KmsOperationName, input: Input, ctx: Operatio
       return decrypt(input, ctx);
     case 'GenerateDataKey':
       return generateDataKey(input, ctx);
+    case 'GenerateDataKeyWithoutPlaintext':
+      return generateDataKeyWithoutPlaintext(input, ctx);
   }
 }
 
@@ -69,7 +71,8 @@ function decrypt(input: Input, ctx: OperationContext): Output {
   return { Plaintext: handOut('Decrypt', plaintext, ctx), KeyId: key.arn, EncryptionAlgorithm: ALGORITHM };
 }
 
-function generateDataKey(input: Input, ctx: OperationContext): Output {
+/** A new data key encrypted under KeyId (GenerateDataKey and GenerateDataKeyWithoutPlaintext share it). */
+function newDataKey(input: Input, ctx: OperationContext): { dataKey: Buffer; ciphertext: Buffer; arn: string } {
   const keyId = requiredString(input, 'KeyId');
   const spec = optionalString(input, 'KeySpec');
   const count = byteCount(input, 'NumberOfBytes', MAX_RANDOM_BYTES, false);
@@ -83,11 +86,24 @@ function generateDataKey(input: Input, ctx: OperationContext): Output {
   }
   const dataKey = randomBytes(n!);
   const { blob: ciphertext, key } = ctx.keys.encrypt(keyId, dataKey, encryptionContext(input));
+  return { dataKey, ciphertext, arn: key.arn };
+}
+
+function generateDataKey(input: Input, ctx: OperationContext): Output {
+  const { dataKey, ciphertext, arn } = newDataKey(input, ctx);
+  const key = { arn };
   return {
     CiphertextBlob: ciphertext.toString('base64'),
     Plaintext: handOut('GenerateDataKey', dataKey, ctx),
     KeyId: key.arn,
   };
+}
+
+/** The same data key, returned only encrypted: no plaintext leaves the endpoint. */
+function generateDataKeyWithoutPlaintext(input: Input, ctx: OperationContext): Output {
+  const { dataKey, ciphertext, arn } = newDataKey(input, ctx);
+  dataKey.fill(0);
+  return { CiphertextBlob: ciphertext.toString('base64'), KeyId: arn };
 }
 
 /** Base64 of the bytes, after which our copy is wiped (the recorder keeps its own). */

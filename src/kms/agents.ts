@@ -10,9 +10,9 @@
  *   there, and frees the buffer unzeroed). The copy the TLS read leaves on the
  *   native stack is zeroed by the capture (memory/stack.ts).
  */
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 const READ_BUFFER = 16 * 1024;

@@ -6,14 +6,30 @@ import { ZeroingHttpAgent, ZeroingHttpsAgent } from './agents.js';
 type KmsModule = typeof import('@aws-sdk/client-kms');
 let kmsModule: Promise<KmsModule> | undefined;
 
-export function loadKms(): Promise<KmsModule> {
-  kmsModule ??= import('@aws-sdk/client-kms').catch((e: unknown) => {
-    kmsModule = undefined;
-    throw new KmsEntropyError(
+/** Says why the SDK did not load: not installed, or installed but broken (often by a bundler). */
+function sdkLoadError(e: unknown): KmsEntropyError {
+  const err = e as { code?: string; message?: string } | undefined;
+  const why = String(err?.message ?? e).split('\n')[0];
+  const notFound = (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') && why.includes('@aws-sdk/client-kms');
+  if (notFound) {
+    return new KmsEntropyError(
       'ERR_KMS_SDK_MISSING',
       '@aws-sdk/client-kms is not installed (the Lambda Node runtime provides it; add it for local runs) or pass kms.client',
       { cause: e },
     );
+  }
+  return new KmsEntropyError(
+    'ERR_KMS_SDK_LOAD',
+    `@aws-sdk/client-kms failed to load: ${why}` +
+      (why.includes('Dynamic require') ? ' (an ESM bundle without a require shim: mark @aws-sdk/* external, or add a createRequire banner)' : ''),
+    { cause: e },
+  );
+}
+
+export function loadKms(): Promise<KmsModule> {
+  kmsModule ??= import('@aws-sdk/client-kms').catch((e: unknown) => {
+    kmsModule = undefined;
+    throw sdkLoadError(e);
   });
   return kmsModule;
 }

@@ -5,8 +5,12 @@
 import { SecretScopeCore, type SecretScopeOptions } from './invocation.js';
 import { withCore } from './wrapper.js';
 
-export function secretScoped(options: SecretScopeOptions = {}) {
-  const core = new SecretScopeCore(options);
+/**
+ * `@secretScoped(options)` on a handler method: generic over the event `E` so that
+ * `keys.x.context: (event) => event.tenantId` type-checks (`@secretScoped<MyEvent>({...})`).
+ */
+export function secretScoped<E = any>(options: SecretScopeOptions<E> = {}) {
+  const core = new SecretScopeCore(options as SecretScopeOptions);
   return function (target: any, contextOrKey?: any, descriptor?: PropertyDescriptor): any {
     if (contextOrKey && typeof contextOrKey === 'object' && contextOrKey.kind === 'method') {
       return withCore(target, core);

@@ -6,4 +6,5 @@ export { withSecretScope, withSecretScopeStreaming, TimeoutError, type ScopedCon
 export { secretScopeMiddleware, secretScopeValidateOptions, bindScope } from './middy.js';
 export { secretScopeMiddy } from './middy-wrapper.js';
 export { secretScoped } from './decorator.js';
+export type { ScopedLambdaContext, ScopedHandler, ScopedCallbackHandler, WrappedHandler, LambdaContext, SecretScopeMiddlewareObj, SecretScopeMiddyRequest } from './types.js';
 export { InvocationScope, SecretScopeCore, type SecretScopeOptions, type KeySpec, type DeclaredUse } from './invocation.js';

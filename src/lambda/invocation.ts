@@ -11,6 +11,7 @@ import { EntropySource, type EntropyOptions, type EntropyResult, type EntropySta
 import { KmsAccess, type KmsOptions } from '../kms/client.js';
 import { RootKeyHolder, validateRootOptions, type RootKeyOptions, type RootKeyStats } from '../kms/root-keys.js';
 import { installExitPurge } from '../scope/exit.js';
+import { native } from '../memory/native.js';
 import { scopeStorage } from '../scope/context.js';
 
 export type DeclaredUse = DerivedUse;
@@ -111,6 +112,9 @@ export class SecretScopeCore<E = unknown> {
 
   constructor(options: SecretScopeOptions<E> = {}) {
     secretScopeValidateOptions(options);
+    // Load the addon now, at wrap time (cold start): a bundle that cannot reach it fails here
+    // with AddonLoadError naming the remedy, not at the first invocation.
+    native();
     this.options = options;
     this.logger = options.logger ?? { warn: (m, d) => console.warn(m, d ?? '') };
     this.kms = new KmsAccess(options.kms);

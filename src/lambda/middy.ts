@@ -20,6 +20,9 @@
  */
 import { SecretScopeCore, secretScopeValidateOptions, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
+import type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest } from './types.js';
+
+export type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest };
 import { OptionsError } from '../errors/index.js';
 import { abandonStream, claimContext, CONTEXT_OWNER, streamedBody, streamFinished } from './ownership.js';
 
@@ -60,9 +63,9 @@ export function rejectUnhonouredMiddyOptions(options: SecretScopeOptions | undef
  * any more (the middleware binds the handler's continuation, secretScopeMiddy binds the
  * whole invocation); kept for handlers written against earlier versions.
  */
-export function bindScope<A extends unknown[], R>(handler: (event: unknown, context: any, ...rest: A) => R) {
-  return function (this: unknown, event: unknown, context: any, ...rest: A): R {
-    const scope = context?.[CONTEXT_OWNER] as InvocationScope | undefined;
+export function bindScope<E, C, A extends unknown[], R>(handler: (event: E, context: C, ...rest: A) => R): (event: E, context: C, ...rest: A) => R {
+  return function (this: unknown, event: E, context: C, ...rest: A): R {
+    const scope = (context as Record<symbol, unknown> | undefined)?.[CONTEXT_OWNER] as InvocationScope | undefined;
     return scope?.active ? scopeStorage.run(scope, () => handler.call(this, event, context, ...rest)) : handler.call(this, event, context, ...rest);
   };
 }
@@ -84,10 +87,15 @@ function bindingProperty(request: MiddyRequest, name: 'event' | 'context' | 'res
   });
 }
 
-export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
+/**
+ * The middy middleware (middy 6 and 7). Typed as middy's `MiddlewareObj` with the context
+ * `Context & ScopedContext`, so `middy(fn).use(secretScopeMiddleware(o))` keeps fn's event
+ * and result types and the handler sees `context.secretScope`.
+ */
+export function secretScopeMiddleware<E = unknown>(opts: SecretScopeOptions<E> = {}): SecretScopeMiddlewareObj<E> {
   secretScopeValidateOptions(opts);
-  rejectUnhonouredMiddyOptions(opts, 'secretScopeMiddleware');
-  const options: SecretScopeOptions = { ...secretScopeDefaults, ...opts };
+  rejectUnhonouredMiddyOptions(opts as SecretScopeOptions, 'secretScopeMiddleware');
+  const options = { ...secretScopeDefaults, ...opts } as SecretScopeOptions;
   const core = new SecretScopeCore(options);
 
   const before = (request: MiddyRequest): Promise<void> => {
@@ -159,7 +167,7 @@ export function secretScopeMiddleware(opts: SecretScopeOptions = {}) {
     scope?.end();
   };
 
-  return { before, after, onError };
+  return { before, after, onError } as unknown as SecretScopeMiddlewareObj<E>;
 }
 
 export default secretScopeMiddleware;

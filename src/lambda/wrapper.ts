@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { SecretScopeError } from '../errors/index.js';
 import { SecretScopeCore, type InvocationScope, type SecretScopeOptions } from './invocation.js';
 import { scopeStorage } from '../scope/context.js';
+import type { LambdaContext, ScopedCallbackHandler, ScopedHandler, ScopedLambdaContext, WrappedHandler } from './types.js';
 import { attachScope, refuseUnfinishedStream } from './ownership.js';
 
 export class TimeoutError extends SecretScopeError {}
@@ -15,9 +16,7 @@ type Callback = (err?: unknown, result?: unknown) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = (this: any, event: any, context: any, callback?: any) => any;
 
-export interface ScopedContext {
-  secretScope: InvocationScope;
-}
+export type { ScopedContext } from './types.js';
 
 /** Calls a handler that may be async or callback-style and returns its result as a promise. */
 function invoke(handler: AnyHandler, self: unknown, event: unknown, context: unknown): Promise<unknown> {
@@ -52,8 +51,14 @@ function withDeadline(p: Promise<unknown>, context: unknown, earlyMs: number, sc
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Wraps an async or callback-style handler; the handler finds its scope at context.secretScope. */
-export function withSecretScope<H extends AnyHandler>(handler: H, options: SecretScopeOptions = {}): (event: Parameters<H>[0], context: Parameters<H>[1]) => Promise<Awaited<ReturnType<H>>> {
+/**
+ * Wraps an async or callback-style handler; the handler finds its scope at context.secretScope.
+ * Generic over the event `E` (annotate the handler's event parameter: `keys.x.context` then
+ * receives an `E`) and the result `R`; the result is assignable to `Handler<E, R>`.
+ */
+export function withSecretScope<E = any, R = any>(handler: ScopedHandler<E, R>, options?: SecretScopeOptions<E>): WrappedHandler<E, Awaited<R>>;
+export function withSecretScope<E = any, R = any>(handler: ScopedCallbackHandler<E, R>, options?: SecretScopeOptions<E>): WrappedHandler<E, R>;
+export function withSecretScope(handler: AnyHandler, options: SecretScopeOptions<any> = {}): WrappedHandler {
   if (typeof handler !== 'function') throw new TypeError('withSecretScope: handler must be a function');
   const core = new SecretScopeCore(options);
   return withCore(handler, core);
@@ -102,26 +107,26 @@ export function endWhenStreamAborted(responseStream: NodeJS.WritableStream, scop
  * the response stream is destroyed or fails, and (timeoutEarlyInMillis) that many ms
  * before the Lambda deadline, which also destroys the response stream.
  */
-export function withSecretScopeStreaming<H extends (event: any, stream: NodeJS.WritableStream, context: any) => any>(
-  handler: H,
-  options: SecretScopeOptions = {},
-) {
+export function withSecretScopeStreaming<E = any, R = any>(
+  handler: (event: E, responseStream: NodeJS.WritableStream, context: ScopedLambdaContext) => R | Promise<R>,
+  options: SecretScopeOptions<E> = {},
+): (event: E, responseStream: NodeJS.WritableStream, context: LambdaContext) => Promise<Awaited<R>> {
   if (typeof handler !== 'function') throw new TypeError('withSecretScope.streaming: handler must be a function');
-  const core = new SecretScopeCore(options);
+  const core = new SecretScopeCore(options as SecretScopeOptions);
   const early = core.options.timeoutEarlyInMillis ?? 0;
-  return async function secretScopedStream(this: unknown, event: unknown, responseStream: NodeJS.WritableStream, context: unknown): Promise<unknown> {
+  return async function secretScopedStream(this: unknown, event: E, responseStream: NodeJS.WritableStream, context: LambdaContext): Promise<Awaited<R>> {
     const scope = core.open(event, context);
     const detach = endWhenStreamAborted(responseStream, scope);
     try {
       attachScope(context, scope, 'withSecretScope.streaming');
       const s = responseStream as NodeJS.WritableStream & { writableFinished?: boolean; destroyed?: boolean; destroy?: (e?: Error) => void };
       const run = (async () => {
-        const result = await scopeStorage.run(scope, () => handler.call(this, event, responseStream, context));
+        const result = await scopeStorage.run(scope, () => handler.call(this, event, responseStream, context as ScopedLambdaContext));
         if (!s.writableFinished && !s.destroyed) await finished(s).catch(() => undefined);
         return result;
       })();
       try {
-        return await withDeadline(run, context, early, scope);
+        return (await withDeadline(run, context, early, scope)) as Awaited<R>;
       } catch (e) {
         if (e instanceof TimeoutError && !s.destroyed) s.destroy?.(e);
         throw e;

@@ -3,12 +3,15 @@
  * (purgeAllSecrets(), a canary violation). Scopes opened before that report
  * themselves ended without asking the addon.
  */
-let epoch = 0;
+import { processShared } from './process-state.js';
+
+/** One per thread, shared by the ESM and CJS builds (they share one addon instance). */
+const epoch = processShared('purgeEpoch', () => ({ value: 0 }));
 
 export function purgeEpoch(): number {
-  return epoch;
+  return epoch.value;
 }
 
 export function bumpPurgeEpoch(): void {
-  epoch++;
+  epoch.value++;
 }

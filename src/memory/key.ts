@@ -9,6 +9,7 @@ import { ensureSecretMemory } from './policy.js';
 import { ForeignHandleError, InvalidArgumentError, InvalidHandleError, KeyUsageError, ScopeEndedError } from '../errors/index.js';
 import { SecretScope } from '../scope/scope.js';
 import { scopeForNewKey, scopeGuard } from '../scope/context.js';
+import { processShared } from './process-state.js';
 
 const KEY_BRAND = Symbol.for('secret-scope.key');
 
@@ -83,7 +84,7 @@ export interface KeyOptions {
 let idOf: (k: unknown, what: string) => number;
 let makeKey: (id: number, scope: SecretScope | null, length: number, use: KeyUse, label?: string) => Key;
 
-export class Key {
+class Key {
   #id: number;
   #scope: SecretScope | null;
   /** Length of the key in bytes (not secret). */
@@ -149,6 +150,17 @@ export class Key {
     return this.toString();
   }
 }
+
+/**
+ * The Key class of the first copy of this version loaded in the thread (ESM or CJS build):
+ * handles of either copy pass the other's brand check, since both use one addon instance.
+ */
+const shared = processShared('key', () => ({ Key, idOf, makeKey }));
+idOf = shared.idOf;
+makeKey = shared.makeKey;
+const SharedKey: typeof Key = shared.Key;
+type SharedKey = Key;
+export { SharedKey as Key };
 
 /** Native id of a key (internal). Checks the brand and the scope. */
 export function keyId(k: unknown, what: string): number {

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorFromCode } from '../errors/index.js';
+import { AddonLoadError, errorFromCode } from '../errors/index.js';
+import { processShared } from './process-state.js';
 
 export interface NativeAddon {
   readonly libsodiumVersion: string;
@@ -125,13 +126,29 @@ export interface AesGcmReport {
   hardware: boolean;
 }
 
-function here(): string {
-  // import.meta.url in ESM; tsup shims it in the CJS build.
-  return dirname(fileURLToPath(import.meta.url));
+/**
+ * This module's own file. A bundler may leave `import.meta.url` empty (ESM source bundled
+ * to CJS) or point it at the bundle; neither may throw here: the loader reports instead.
+ */
+function selfFile(): string | undefined {
+  try {
+    const url = import.meta.url;
+    if (typeof url === 'string' && url.startsWith('file:')) return fileURLToPath(url);
+  } catch {
+    // fall through
+  }
+  // No __filename fallback: naming it makes tsup's ESM shim derive it from import.meta.url at
+  // import time, which throws in exactly the bundles this guards against.
+  return undefined;
 }
 
-/** The package root: the nearest directory above this file with binding.gyp or prebuilds/. */
-export function packageRoot(): string {
+function here(): string {
+  const file = selfFile();
+  return file ? dirname(file) : process.cwd();
+}
+
+/** The package root: the nearest directory above this file with binding.gyp or prebuilds/ (undefined when bundled). */
+function findPackageRoot(): string | undefined {
   let dir = here();
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'))) return dir;
@@ -139,18 +156,48 @@ export function packageRoot(): string {
     if (up === dir) break;
     dir = up;
   }
-  return join(here(), '..');
+  return undefined;
+}
+
+export function packageRoot(): string {
+  return findPackageRoot() ?? join(here(), '..');
+}
+
+const SUPPORTED = ['linux-x64', 'linux-arm64'];
+
+export const ADDON_REMEDY =
+  'secret-scope has a native addon and cannot be bundled: mark it external (esbuild --external:secret-scope; ' +
+  'SAM Metadata.BuildProperties.External; CDK bundling.externalModules) and install it in node_modules or deploy ' +
+  'the secret-scope Lambda layer (/opt/nodejs/node_modules), or set SECRET_SCOPE_ADDON_PATH to its secret_scope.node';
+
+function loadAddon(): NativeAddon {
+  const platform = `${process.platform}-${process.arch}`;
+  const explicit = process.env.SECRET_SCOPE_ADDON_PATH;
+  if (!explicit && !SUPPORTED.includes(platform)) {
+    throw new AddonLoadError('ERR_ADDON_LOAD', `secret-scope runs on Linux x64 and arm64 only (this is ${platform}): it needs memfd_secret/mlock and ships prebuilds for those two`);
+  }
+  const root = findPackageRoot();
+  try {
+    const require = createRequire(selfFile() ?? join(process.cwd(), 'index.js'));
+    if (explicit) return require(explicit) as NativeAddon;
+    if (!root) throw new Error(`no package directory (binding.gyp or prebuilds/) above ${here()}: secret-scope was bundled`);
+    return require('node-gyp-build')(root) as NativeAddon;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const what = explicit ? `SECRET_SCOPE_ADDON_PATH=${explicit}` : `the prebuild for ${platform}`;
+    throw new AddonLoadError('ERR_ADDON_LOAD', `secret-scope could not load ${what} (${why}). ${ADDON_REMEDY}`, { cause: e });
+  }
 }
 
 let addon: NativeAddon | undefined;
 
+/** The addon of this thread: loaded once, shared by the ESM and CJS builds (process-state.ts). */
 export function native(): NativeAddon {
   if (addon) return addon;
-  const require = createRequire(import.meta.url);
-  const root = packageRoot();
-  const explicit = process.env.SECRET_SCOPE_ADDON_PATH;
-  const loaded: NativeAddon = explicit ? require(explicit) : require('node-gyp-build')(root);
-  loaded.setErrorFactory(errorFromCode);
-  addon = loaded;
-  return loaded;
+  addon = processShared('addon', () => {
+    const loaded = loadAddon();
+    loaded.setErrorFactory(errorFromCode);
+    return loaded;
+  });
+  return addon;
 }

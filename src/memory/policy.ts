@@ -6,6 +6,7 @@ import { native, type NativeReport } from './native.js';
 import { InvalidArgumentError, ProtectionUnavailableError } from '../errors/index.js';
 import { bumpPurgeEpoch } from './epoch.js';
 import { onlyKnownOptions } from './bytes.js';
+import { processShared } from './process-state.js';
 
 export type Backend = 'memfd_secret' | 'mlock' | 'plain';
 export type Requirement = 'secret' | 'locked' | 'any';
@@ -45,7 +46,8 @@ export interface SecretMemoryOptions {
 export type ProtectionReport = NativeReport & { arch: string; platform: string };
 
 const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2', 'aes'] as const;
-let configured = false;
+/** Shared by the ESM and CJS builds, as the addon instance is. */
+const policyState = processShared('policy', () => ({ configured: false }));
 
 /** Initialises secret memory with an explicit policy. Call once, before the first key. */
 export function configureSecretMemory(options: SecretMemoryOptions = {}): ProtectionReport {
@@ -53,27 +55,27 @@ export function configureSecretMemory(options: SecretMemoryOptions = {}): Protec
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'configureSecretMemory() takes an options object');
   }
   onlyKnownOptions(options, ALLOWED, 'configureSecretMemory');
-  if (configured || native().report().initialized) {
+  if (policyState.configured || native().report().initialized) {
     throw new InvalidArgumentError(
       'ERR_INVALID_ARGUMENT',
       'secret memory is already initialised in this thread; call configureSecretMemory() before the first key',
     );
   }
   const report = native().configure(options);
-  configured = true;
+  policyState.configured = true;
   return withPlatform(report);
 }
 
 /** Makes sure secret memory exists (default policy from SECRET_SCOPE_REQUIRE or 'locked'). */
 export function ensureSecretMemory(): void {
-  if (configured) return;
+  if (policyState.configured) return;
   const n = native();
   if (!n.report().initialized) {
     const env = process.env.SECRET_SCOPE_REQUIRE as Requirement | undefined;
     const require: Requirement = env === 'secret' || env === 'any' || env === 'locked' ? env : 'locked';
     n.configure({ require });
   }
-  configured = true;
+  policyState.configured = true;
 }
 
 function withPlatform(r: NativeReport): ProtectionReport {

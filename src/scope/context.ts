@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ScopeEndedError } from '../errors/index.js';
+import { processShared } from '../memory/process-state.js';
 
 /** What the binding needs of a scope. SecretScope (scope.ts) implements it; this module
  * does not import scope.ts back, so the two stay free of an import cycle. */
@@ -12,7 +13,8 @@ export interface BoundScope {
   readonly bound: boolean;
 }
 
-export const scopeStorage = new AsyncLocalStorage<BoundScope>();
+/** One binding per thread: a scope opened by the CJS build is current for the ESM build too. */
+export const scopeStorage = processShared('scopeStorage', () => new AsyncLocalStorage<BoundScope>());
 
 export function scopeForNewKey(): BoundScope | null {
   return scopeStorage.getStore() ?? null;

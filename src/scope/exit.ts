@@ -5,8 +5,10 @@
  */
 import { purgeAllSecrets } from '../memory/policy.js';
 import { native } from '../memory/native.js';
+import { processShared } from '../memory/process-state.js';
 
-let installed = false;
+/** Once per thread, whichever build (ESM or CJS) of the package asks first. */
+const exitPurge = processShared('exitPurge', () => ({ installed: false }));
 
 function purge(): void {
   try {
@@ -17,8 +19,8 @@ function purge(): void {
 }
 
 export function installExitPurge(): void {
-  if (installed) return;
-  installed = true;
+  if (exitPurge.installed) return;
+  exitPurge.installed = true;
   process.on('exit', purge);
   process.on('uncaughtExceptionMonitor', purge);
   const onSigterm = (): void => {

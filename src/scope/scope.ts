@@ -8,6 +8,10 @@ import { scopeStorage } from './context.js';
 import { purgeEpoch } from '../memory/epoch.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import { onlyKnownOptions } from '../memory/bytes.js';
+import { PACKAGE_VERSION } from '../memory/process-state.js';
+
+/** Brands scopes of this version whichever build (ESM or CJS) made them: they share one addon. */
+const SCOPE_BRAND = Symbol.for(`secret-scope@${PACKAGE_VERSION}/scope`);
 
 export interface ScopeOptions {
   /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
@@ -93,6 +97,16 @@ export class SecretScope {
 
   [Symbol.dispose](): void {
     this.end();
+  }
+
+  get [SCOPE_BRAND](): true {
+    return true;
+  }
+
+  /** A scope made by the other build (ESM/CJS) of this version is a SecretScope too. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === SecretScope && typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SCOPE_BRAND] === true;
   }
 }
 
