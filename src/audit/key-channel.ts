@@ -34,7 +34,22 @@ const HEADER = 24;
 export const RecordType = { LiveKey: 1, WipedKey: 2, FlushBegin: 3, FlushEnd: 4 } as const;
 
 /** Native KeyKind values (native/keystore.h) by name; an unknown value is reported as `kind-N`. */
-const SLOT_KINDS: Record<number, string> = { 0: 'secret', 1: 'x25519-private', 2: 'scratch' };
+const SLOT_KINDS: Record<number, string> = {
+  0: 'secret',
+  1: 'x25519-private',
+  2: 'scratch',
+  3: 'hkdf',
+  4: 'hmac',
+  5: 'aead',
+  6: 'root',
+  7: 'shared',
+  8: 'ed25519',
+  9: 'ecdsa-p256',
+  10: 'ecdsa-p384',
+  11: 'ecdh-p256',
+  12: 'ecdh-p384',
+  13: 'hpke',
+};
 export function slotKindName(kind: number): string {
   return SLOT_KINDS[kind] ?? `kind-${kind}`;
 }
