@@ -53,7 +53,7 @@ describe('audit key channel', () => {
       expect(report.flushed).toBeGreaterThan(0);
       const seen = new Set(got.map((k) => k.bytes.toString('hex')));
       for (const hex of report.keys) expect(seen.has(hex), 'a key the child made was not handed over').toBe(true);
-      expect(new Set(got.map((k) => k.slotKind))).toEqual(new Set(['secret', 'x25519-private']));
+      expect(new Set(got.map((k) => k.slotKind))).toEqual(new Set(['secret', 'hkdf', 'x25519-private', 'shared']));
       expect(got.filter((k) => k.type === 1).every((k) => k.owned)).toBe(true); // live in the scope at the flush
       expect(got.filter((k) => k.type === 2).length).toBeGreaterThanOrEqual(report.keys.length); // and again at the wipe
       expect(reader.lastLive?.liveScopes).toBe(1);

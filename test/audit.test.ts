@@ -241,8 +241,8 @@ describe('the audit cannot be fooled (regressions)', () => {
     const r = get('module-cache');
     expect((r.protection as { backend?: string }).backend).toBe('memfd_secret');
     expect(r.exitCode, why(r)).toBe(1);
-    expect(r.scans.some((s) => s.moment === 'final' && s.hits.some((h) => h.failing && h.kind === 'arena-secret' && h.form === 'base64'))).toBe(true);
-    expect(formatAudit(r)).toMatch(/searched for: \d+ secrets \(.*arena-secret/);
+    expect(r.scans.some((s) => s.moment === 'final' && s.hits.some((h) => h.failing && h.kind === 'arena-aead' && h.form === 'base64'))).toBe(true);
+    expect(formatAudit(r)).toMatch(/searched for: \d+ secrets \(.*arena-aead/);
   });
 
   it('a scope the handler opens and never ends: exit 1, the live scope named', () => {

@@ -1,7 +1,7 @@
 // LEAK: an X25519 shared secret as hex in the message of an Error that is caught and kept.
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'hex', place: 'caught Error message' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-shared', form: 'hex', place: 'caught Error message' };
 const errors = [];
 
 export function createHandler(env) {

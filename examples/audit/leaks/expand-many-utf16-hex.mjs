@@ -1,7 +1,7 @@
 // LEAK: a key from hkdfExpandMany as hex inside a two-byte (UTF-16) V8 string kept in a global.
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'utf16-hex', place: 'UTF-16 string in a global' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-hkdf', form: 'utf16-hex', place: 'UTF-16 string in a global' };
 
 export function createHandler(env) {
   return leakyHandler(env, async (scope) => {

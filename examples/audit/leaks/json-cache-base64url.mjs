@@ -1,7 +1,7 @@
 // LEAK: an entropy-derived HMAC key as base64url inside a JSON string kept in a response cache.
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'base64url', place: 'JSON cache' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-hmac', form: 'base64url', place: 'JSON cache' };
 const responseCache = new Map();
 
 export function createHandler(env) {

@@ -1,7 +1,7 @@
 // LEAK: the scope's PRK as hex in a Map keyed by request id.
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'hex', place: 'Map' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-hkdf', form: 'hex', place: 'Map' };
 const byRequest = new Map();
 
 export function createHandler(env) {

@@ -1,7 +1,7 @@
 // LEAK: an entropy-derived key (KMS GenerateRandom || local randomness) as base64 in a module-level cache.
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'base64', place: 'module cache' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-aead', form: 'base64', place: 'module cache' };
 const cache = {};
 
 export function createHandler(env) {

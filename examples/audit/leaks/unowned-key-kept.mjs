@@ -6,7 +6,7 @@ const cache = {};
 
 export function createHandler(env) {
   return leakyHandler(env, async (scope) => {
-    const session = await scope.key('session');
+    const session = await scope.prk(); // the scope's PRK (an HKDF key: key separation refuses HKDF from the aead 'session')
     cache.key ??= lib.hkdf(session, { info: 'cached', length: 32, scope: null });
   });
 }

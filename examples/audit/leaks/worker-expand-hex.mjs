@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import { leakyHandler, lib } from './_leak.mjs';
 
-export const plantedLeak = { finding: 'copy', kind: 'arena-secret', form: 'hex', place: 'worker message' };
+export const plantedLeak = { finding: 'copy', kind: 'arena-hkdf', form: 'hex', place: 'worker message' };
 let worker;
 let stored;
 
