@@ -179,6 +179,19 @@ describe('audit of the examples (child process, local KMS over HTTP)', () => {
     }, 30_000);
   }
 
+  // The asymmetric and HPKE paths: the key channel hands the auditor the P-384 scalar, the HPKE
+  // shared secret and context keys, so 0 copies means 0 copies of those too.
+  it.each([
+    ['the seed program (64 KMS bytes -> HKDF-SHA512 -> P-384 -> ES384 JWT)', 'seed-p384-jwt.mjs', ['arena-ecdsa-p384']],
+    ['an HPKE forward-secret response', 'hpke-forward-secret.mjs', ['arena-hpke']],
+  ])('%s: the scalar and every secret of the scope searched, no copy', async (_name, file, kinds) => {
+    const r = await audit(file as string);
+    for (const k of kinds as string[]) expect(r.secrets.byKind[k] ?? 0, `${k} searched`).toBeGreaterThanOrEqual(1);
+    expect(r.failures).toEqual([]);
+    expect(failing(r)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  }, 30_000);
+
   it('a KMS client reading into a zeroed user buffer, with entropy bodies over 64 bytes, leaves 0 copies (localises the finding)', async () => {
     const r = await audit('kms-user-buffer.mjs');
     expect(failing(r)).toEqual([]);
