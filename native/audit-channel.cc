@@ -1,6 +1,7 @@
 #include "audit-channel.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,7 +19,9 @@ namespace audit {
 namespace {
 
 constexpr uint32_t kMagic = 0x4B415353;  // "SSAK" little-endian
-std::once_flag initFlag;
+// pthread_once, not std::call_once: with the static libstdc++ in this addon, call_once's
+// thread-local hand-off can resolve against the host Node's copy (Node 24 crashed in it).
+pthread_once_t initFlag = PTHREAD_ONCE_INIT;
 std::atomic<int> channelFd{-1};
 std::mutex writeLock;  // one record at a time, in sequence order (main thread and workers)
 uint32_t seq = 0;
@@ -99,7 +102,7 @@ void readEnvironment() {
 
 }  // namespace
 
-void initOnce() { std::call_once(initFlag, readEnvironment); }
+void initOnce() { pthread_once(&initFlag, readEnvironment); }
 
 bool on() { return channelFd.load(std::memory_order_relaxed) >= 0; }
 

@@ -94,4 +94,9 @@ describe('layout', () => {
     expect(callers).toEqual([]);
     expect(nativeFiles.some((f) => /[\\/]arena\.cc$/.test(f) && /\bmprotect\s*\(/.test(readFileSync(f, 'utf8')))).toBe(true);
   });
+
+  it('no std::call_once in the addon (with the static libstdc++ its thread-local hand-off resolved against Node 24\'s copy and crashed at load)', () => {
+    const users = nativeFiles.filter((f) => /\bstd::call_once\b|\bstd::once_flag\b/.test(readFileSync(f, 'utf8'))).map((f) => relative(REPO_ROOT, f));
+    expect(users).toEqual([]);
+  });
 });

@@ -1,6 +1,7 @@
 #include "ops/sha2.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include <cstring>
@@ -95,13 +96,21 @@ const HashSet* resolveHost() {
 
 }  // namespace
 
+namespace {
+
+const HashSet* chosenHashes = &kSodium;
+pthread_once_t chooseOnce = PTHREAD_ONCE_INIT;
+void chooseHashes() {
+  if (sodium_init() >= 0) chosenHashes = resolveHost();
+}
+
+}  // namespace
+
+// pthread_once, not std::call_once: with the static libstdc++ in this addon, call_once's
+// thread-local hand-off can resolve against the host Node's copy (Node 24 crashes in it).
 const HashSet& hostOrSodium() {
-  static std::once_flag once;
-  static const HashSet* chosen = &kSodium;
-  std::call_once(once, [] {
-    if (sodium_init() >= 0) chosen = resolveHost();
-  });
-  return *chosen;
+  pthread_once(&chooseOnce, chooseHashes);
+  return *chosenHashes;
 }
 
 const HashSet& sodiumOnly() { return kSodium; }
