@@ -19,7 +19,7 @@ namespace audit {
 namespace {
 
 constexpr uint32_t kMagic = 0x4B415353;  // "SSAK" little-endian
-// pthread_once, not std::call_once: with the static libstdc++ in this addon, call_once's
+// pthread_once, not the C++ call_once: with the static libstdc++ in this addon, call_once's
 // thread-local hand-off can resolve against the host Node's copy (Node 24 crashed in it).
 pthread_once_t initFlag = PTHREAD_ONCE_INIT;
 std::atomic<int> channelFd{-1};

@@ -106,7 +106,7 @@ void chooseHashes() {
 
 }  // namespace
 
-// pthread_once, not std::call_once: with the static libstdc++ in this addon, call_once's
+// pthread_once, not the C++ call_once: with the static libstdc++ in this addon, call_once's
 // thread-local hand-off can resolve against the host Node's copy (Node 24 crashes in it).
 const HashSet& hostOrSodium() {
   pthread_once(&chooseOnce, chooseHashes);
