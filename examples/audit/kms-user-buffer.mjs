@@ -9,6 +9,9 @@ import https from 'node:https';
 import net from 'node:net';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as lib from 'secret-scope';
+
+// OpenSSL 3's SSL_OP_CLEANSE_PLAINTEXT (not in node:crypto's constants).
+const SSL_OP_CLEANSE_PLAINTEXT = 0x2;
 import { fixtureOptions, useKeys } from './common.mjs';
 
 class UserBufferAgent extends http.Agent {
@@ -35,7 +38,14 @@ class UserBufferAgent extends http.Agent {
 // Over HTTPS the cleartext comes out of the TLS layer, where `onread` does not
 // apply: the best JavaScript can do is zero each 'data' buffer once dispatched.
 // What remains is the residual SECURITY.md measures.
+// A client of your own must also ask OpenSSL to cleanse its record buffers
+// (SSL_OP_CLEANSE_PLAINTEXT): without it, Node 24's OpenSSL leaves the last
+// records' cleartext in freed malloc memory (measured by the audit).
 class ZeroingHttpsAgent extends https.Agent {
+  constructor(options = {}) {
+    super({ ...options, secureOptions: (options.secureOptions ?? 0) | SSL_OP_CLEANSE_PLAINTEXT });
+  }
+
   createConnection(...args) {
     const socket = super.createConnection(...args);
     const emit = socket.emit;
