@@ -15,11 +15,11 @@ export async function runBreakdown({ lib, raw, floorExe, smoke }) {
   const apiScope = openScope();
   const apiIkm = importKey(Buffer.alloc(64, 7), { scope: apiScope });
   const apiPrk = hkdfExtract(apiIkm, { salt: SALT, scope: apiScope });
-  const apiKey = hkdfExpand(apiPrk, { info: INFO[0], scope: apiScope });
+  const apiKey = hkdfExpand(apiPrk, { info: INFO[0], scope: apiScope, use: 'secret' });
   const rs = raw.scopeOpen();
   const rIkm = raw.keyImport(Buffer.alloc(64, 7), rs);
   const rPrk = raw.hkdfExtract(0, rIkm, SALT, rs);
-  const rKey = raw.hkdfExpand(0, rPrk, INFO[0], 32, rs);
+  const rKey = raw.hkdfExpand(0, rPrk, INFO[0], 32, rs, 0);
   const boundScope = openScope();
   const NONCE12 = NONCE24.subarray(0, 12);
   const nodeAesKey = Buffer.alloc(32, 9);

@@ -19,7 +19,7 @@ export function secretScopeContender(lib) {
     const scope = openScope();
     const ikm = importKey(inbox, { scope }); // copies into the arena, zeroes inbox
     const prk = hkdfExtract(ikm, { salt: SALT, scope });
-    const [k0, k1] = hkdfExpandMany(prk, infos, { length: 32, scope });
+    const [k0, k1] = hkdfExpandMany(prk, infos, { length: 32, scope, use: 'secret' });
     tag = hmacSign(k0, MSG);
     sealed = aeadSeal(k1, NONCE24, MSG);
     scope.end(); // wipes entropy, PRK and the 4 keys
@@ -45,7 +45,7 @@ export function openInvocation(lib) {
     ENTROPY.copy(inbox);
     const scope = openScope();
     const prk = hkdfExtract(importKey(inbox, { scope }), { salt: SALT, scope });
-    const [k0, k1] = hkdfExpandMany(prk, infos, { scope });
+    const [k0, k1] = hkdfExpandMany(prk, infos, { scope, use: 'secret' });
     hmacSign(k0, MSG);
     aeadSeal(k1, NONCE24, MSG);
     return scope;
@@ -66,7 +66,7 @@ export function secretScopeEachContender(lib) {
     let k0;
     let k1;
     for (let i = 0; i < KEYS; i++) {
-      const k = hkdfExpand(prk, { info: INFO[i], length: 32, scope });
+      const k = hkdfExpand(prk, { info: INFO[i], length: 32, scope, use: 'secret' });
       if (i === 0) k0 = k;
       else if (i === 1) k1 = k;
     }
@@ -87,7 +87,7 @@ export function secretScopeRunContender(lib) {
   const body = () => {
     const ikm = importKey(inbox);
     const prk = hkdfExtract(ikm, { salt: SALT });
-    const [k0, k1] = hkdfExpandMany(prk, infos, { length: 32 });
+    const [k0, k1] = hkdfExpandMany(prk, infos, { length: 32, use: 'secret' });
     tag = hmacSign(k0, MSG);
     sealed = aeadSeal(k1, NONCE24, MSG);
   };
@@ -112,7 +112,7 @@ export function rawNapiContender(n) {
     const s = n.scopeOpen();
     const ikm = n.keyImport(inbox, s);
     const prk = n.hkdfExtract(0, ikm, SALT, s);
-    n.hkdfExpandMany(0, prk, infos, 32, s, ids);
+    n.hkdfExpandMany(0, prk, infos, 32, s, ids, 0); // use 0: generic secret (one key serves HMAC, one AEAD)
     tag = n.hmacSign(0, ids[0], MSG);
     sealed = n.aeadSeal(0, ids[1], NONCE24, MSG);
     n.scopeClose(s);

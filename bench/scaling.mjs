@@ -92,7 +92,7 @@ export async function runScaling({ lib, sodium, smoke }) {
     const scope = openScope();
     const prk = hkdfExtract(importKey(inbox, { scope }), { salt: SALT, scope });
     const keys = new Array(n);
-    for (let i = 0; i < n; i++) keys[i] = hkdfExpand(prk, { info: INFO[i], length: 32, scope });
+    for (let i = 0; i < n; i++) keys[i] = hkdfExpand(prk, { info: INFO[i], length: 32, scope, use: 'secret' });
     return scope;
   };
   const ssInvocation = openInvocation(lib);
