@@ -17,7 +17,8 @@ import { rmSync } from 'node:fs';
 export const TARGETS = {
   vsNodeCrypto: { max: 0.5, text: 'secret-scope <= 0.5x node:crypto' },
   vsSodiumNative: { max: 0.2, text: 'secret-scope >= 5x faster than sodium-native (<= 0.2x)' },
-  vsFloor: { max: 2, text: 'secret-scope <= 2x the compute floor' },
+  vsFloor: { max: 2, text: 'secret-scope <= 2x the compute floor (libsodium SHA-256; history)' },
+  vsShaNiFloor: { max: 1.5, text: 'secret-scope <= 1.5x the SHA-NI floor (the primitives the addon calls)' },
 };
 
 function same(a, b) {
@@ -43,6 +44,14 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     floorRef = floorCheck(floorBuild.exe);
     contenders.push(floorContender(floorBuild.exe));
   }
+  const shaNiBuild = buildFloor({ variant: 'shani' });
+  let shaNiRef;
+  if (shaNiBuild.error) {
+    skipped.shaNiFloor = shaNiBuild.error;
+  } else {
+    shaNiRef = floorCheck(shaNiBuild.exe);
+    contenders.push(floorContender(shaNiBuild.exe, { id: 'shaNiFloor', name: 'SHA-NI floor (C: OpenSSL SHA256 + libsodium, static buffers)' }));
+  }
   // Informational: where secret-scope's time goes.
   contenders.push(syncSampler(secretScopeEachContender(lib)));
   contenders.push(syncSampler(secretScopeRunContender(lib)));
@@ -61,18 +70,22 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     verify[id] = { tag: same(r.tag, ref.tag), sealed: id === 'nodeCrypto' ? 'chacha20-poly1305 (not comparable)' : same(r.sealed, ref.sealed) };
   }
   if (floorRef) verify.floor = { tag: same(floorRef.tag, ref.tag), sealed: same(floorRef.sealed, ref.sealed) };
+  if (shaNiRef) verify.shaNiFloor = { tag: same(shaNiRef.tag, ref.tag), sealed: same(shaNiRef.sealed, ref.sealed) };
   const mismatched = Object.entries(verify).filter(([, v]) => v.tag !== true || v.sealed === false);
   if (mismatched.length) throw new Error(`contenders disagree on the output: ${JSON.stringify(verify)}`);
 
   const results = await runRounds(contenders, { rounds, sampleMs, warmMs });
-  let floorSelfMedian = null;
-  for (const c of contenders) if (c.close) floorSelfMedian = await c.close();
-  if (floorBuild.dir) rmSync(floorBuild.dir, { recursive: true, force: true });
-  if (results.floor) results.floor.selfReportedMedianNs = floorSelfMedian;
+  for (const c of contenders) if (c.close) results[c.id].selfReportedMedianNs = await c.close();
+  for (const b of [floorBuild, shaNiBuild]) if (b.dir) rmSync(b.dir, { recursive: true, force: true });
 
   const ssMed = results.secretScope.medianNs;
   const ratio = (id) => (results[id] ? ssMed / results[id].medianNs : null);
-  const ratios = { vsNodeCrypto: ratio('nodeCrypto'), vsSodiumNative: ratio('sodiumNative'), vsFloor: ratio('floor') };
+  const ratios = {
+    vsNodeCrypto: ratio('nodeCrypto'),
+    vsSodiumNative: ratio('sodiumNative'),
+    vsFloor: ratio('floor'),
+    vsShaNiFloor: ratio('shaNiFloor'),
+  };
   // Noise check: the median over rounds of (secret-scope's sample / the other's sample in the same round).
   const paired = (id) => {
     if (!results[id]) return null;
@@ -80,7 +93,12 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     const b = results[id].samplesNs;
     return median(a.map((x, i) => x / b[i]));
   };
-  const pairedRatios = { vsNodeCrypto: paired('nodeCrypto'), vsSodiumNative: paired('sodiumNative'), vsFloor: paired('floor') };
+  const pairedRatios = {
+    vsNodeCrypto: paired('nodeCrypto'),
+    vsSodiumNative: paired('sodiumNative'),
+    vsFloor: paired('floor'),
+    vsShaNiFloor: paired('shaNiFloor'),
+  };
   const targets = {};
   for (const [k, t] of Object.entries(TARGETS)) {
     targets[k] = { target: t.text, ratio: ratios[k], pass: ratios[k] == null ? null : ratios[k] <= t.max };
@@ -90,6 +108,7 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     workload:
       'take 64 B entropy (wipe input), HKDF-SHA256 Extract + 4x Expand to 32 B keys, HMAC-SHA256 1 KiB, AEAD seal 1 KiB (XChaCha20-Poly1305; node: ChaCha20-Poly1305), wipe',
     floorBuild: floorBuild.error ? { error: floorBuild.error } : { cmd: floorBuild.cmd, libsodium: floorRef?.libsodium },
+    shaNiFloorBuild: shaNiBuild.error ? { error: shaNiBuild.error } : { cmd: shaNiBuild.cmd, floor: shaNiRef?.floor },
     outputCheck: verify,
     skipped,
     results,

@@ -4,8 +4,14 @@
  * XChaCha20-Poly1305 for the 1 KiB seal, sodium_memzero for the wipe), on
  * static buffers: no allocation, no JavaScript, no N-API, no system call.
  *
- * Built at bench time by bench/floor.mjs:
+ * Built at bench time by bench/floor.mjs, in two variants:
  *   cc -O2 bench/floor.c -o floor /usr/lib/<triplet>/libsodium.a
+ *       the historical floor: libsodium's portable HMAC-SHA256 (crypto_auth_hmacsha256_*)
+ *   cc -O2 -DFLOOR_SHANI bench/floor.c -o floor-shani /usr/lib/<triplet>/libsodium.a -lcrypto
+ *       the floor of the primitives the addon calls today: SHA-256 from OpenSSL's
+ *       SHA256_* (SHA-NI / ARMv8 SHA2, what the host Node exports to the addon), HMAC
+ *       built on it with the inner and outer pads keyed once per key (ops/hkdf.cc does
+ *       the same), libsodium's XChaCha20-Poly1305 and sodium_memzero.
  *
  * Modes:
  *   floor check              prints the HMAC tag and the sealed bytes (hex) for cross-checking
@@ -23,6 +29,9 @@
  * The inputs are the ones bench/inputs.mjs defines; keep them in step.
  */
 #include <sodium.h>
+#ifdef FLOOR_SHANI
+#include <openssl/sha.h>
+#endif
 
 #include <stdint.h>
 #include <stdio.h>
@@ -42,7 +51,49 @@ static unsigned char msg[MSG_LEN];
 static unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 static unsigned char tag[32];
 static unsigned char sealed[MSG_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES];
+#ifdef FLOOR_SHANI
+/* HMAC-SHA256 on OpenSSL's SHA256_CTX: keyed once (inner and outer states), run per message. */
+typedef struct {
+  SHA256_CTX i, o;
+} hmac_keyed;
+static SHA256_CTX work;
+static unsigned char pad[64], inner[32];
+static hmac_keyed keyed, kx;
+
+static void hmac_key(hmac_keyed *k, const unsigned char *key, size_t key_len) {
+  memset(pad, 0, sizeof pad);
+  memcpy(pad, key, key_len); /* every key here is <= 64 bytes */
+  for (int i = 0; i < 64; i++) pad[i] ^= 0x36;
+  SHA256_Init(&k->i);
+  SHA256_Update(&k->i, pad, 64);
+  for (int i = 0; i < 64; i++) pad[i] ^= 0x36 ^ 0x5c;
+  SHA256_Init(&k->o);
+  SHA256_Update(&k->o, pad, 64);
+  sodium_memzero(pad, sizeof pad);
+}
+
+static void hmac_run(const hmac_keyed *k, const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len,
+                     unsigned char *out) {
+  work = k->i;
+  SHA256_Update(&work, a, a_len);
+  if (b_len) SHA256_Update(&work, b, b_len);
+  SHA256_Final(inner, &work);
+  work = k->o;
+  SHA256_Update(&work, inner, sizeof inner);
+  SHA256_Final(out, &work);
+}
+
+static void hmac(const unsigned char *key, size_t key_len, const unsigned char *a, size_t a_len,
+                 const unsigned char *b, size_t b_len, unsigned char *out) {
+  hmac_key(&kx, key, key_len);
+  hmac_run(&kx, a, a_len, b, b_len, out);
+}
+
+#define FLOOR_NAME "OpenSSL SHA256 (host-like SHA-NI) + libsodium"
+#else
 static crypto_auth_hmacsha256_state st, keyed;
+#define FLOOR_NAME "libsodium"
+#endif
 static const char salt[] = "secret-scope/bench/salt";
 static char info[KEYS][32];
 static size_t info_len[KEYS];
@@ -57,6 +108,7 @@ static void setup(void) {
   }
 }
 
+#ifndef FLOOR_SHANI
 static void hmac(const unsigned char *key, size_t key_len, const unsigned char *a, size_t a_len,
                  const unsigned char *b, size_t b_len, unsigned char *out) {
   crypto_auth_hmacsha256_init(&st, key, key_len);
@@ -64,6 +116,7 @@ static void hmac(const unsigned char *key, size_t key_len, const unsigned char *
   if (b_len) crypto_auth_hmacsha256_update(&st, b, b_len);
   crypto_auth_hmacsha256_final(&st, out);
 }
+#endif
 
 /* One invocation. */
 static void invocation(void) {
@@ -74,6 +127,10 @@ static void invocation(void) {
   hmac((const unsigned char *)salt, sizeof salt - 1, ikm, sizeof ikm, NULL, 0, prk); /* HKDF-Extract */
   /* HKDF-Expand, 32 bytes each: HMAC keyed with the PRK once, its state copied per key
      (what the addon's hkdfExpandMany does). */
+#ifdef FLOOR_SHANI
+  hmac_key(&keyed, prk, sizeof prk);
+  for (int k = 0; k < KEYS; k++) hmac_run(&keyed, (const unsigned char *)info[k], info_len[k], &one, 1, keys[k]);
+#else
   crypto_auth_hmacsha256_init(&keyed, prk, sizeof prk);
   for (int k = 0; k < KEYS; k++) {
     st = keyed;
@@ -81,13 +138,21 @@ static void invocation(void) {
     crypto_auth_hmacsha256_update(&st, &one, 1);
     crypto_auth_hmacsha256_final(&st, keys[k]);
   }
+#endif
   hmac(keys[0], sizeof keys[0], msg, sizeof msg, NULL, 0, tag); /* HMAC-SHA256 of 1 KiB */
   crypto_aead_xchacha20poly1305_ietf_encrypt(sealed, NULL, msg, sizeof msg, NULL, 0, NULL, nonce, keys[1]);
   sodium_memzero(ikm, sizeof ikm); /* wipe */
   sodium_memzero(prk, sizeof prk);
   sodium_memzero(keys, sizeof keys);
+#ifdef FLOOR_SHANI
+  sodium_memzero(&work, sizeof work);
+  sodium_memzero(inner, sizeof inner);
+  sodium_memzero(&keyed, sizeof keyed);
+  sodium_memzero(&kx, sizeof kx);
+#else
   sodium_memzero(&st, sizeof st);
   sodium_memzero(&keyed, sizeof keyed);
+#endif
 }
 
 static uint64_t now_ns(void) {
@@ -124,6 +189,7 @@ int main(int argc, char **argv) {
     hex("tag", tag, sizeof tag);
     hex("sealed", sealed, sizeof sealed);
     printf("libsodium %s\n", sodium_version_string());
+    printf("floor %s\n", FLOOR_NAME);
     return 0;
   }
   if (strcmp(mode, "parts") == 0) {
@@ -148,7 +214,7 @@ int main(int argc, char **argv) {
               sodium_memzero(ikm, sizeof ikm);
               sodium_memzero(prk, sizeof prk);
               sodium_memzero(keys, sizeof keys);
-              sodium_memzero(&st, sizeof st);
+              sodium_memzero(&keyed, sizeof keyed);
           }
         }
         if (s >= 0) v[s] = (double)(now_ns() - t0) / N;

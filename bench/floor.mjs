@@ -18,16 +18,24 @@ function triplet(cc) {
   }
 }
 
-/** Compiles the floor; returns { exe, cmd, libsodium, dir } or { error }. */
-export function buildFloor() {
+/**
+ * Compiles a floor; returns { exe, cmd, libsodium, dir } or { error }.
+ *   variant 'libsodium' (default): the historical floor, libsodium's portable HMAC-SHA256.
+ *   variant 'shani': SHA-256 from OpenSSL's SHA256_* (the host Node exports the same to the
+ *   addon, with SHA-NI / ARMv8 SHA2), HMAC keyed once per key; needs libssl-dev.
+ */
+export function buildFloor({ variant = 'libsodium' } = {}) {
   const cc = process.env.CC || 'cc';
   const t = triplet(cc);
   const candidates = [process.env.SECRET_SCOPE_LIBSODIUM_A, t && `/usr/lib/${t}/libsodium.a`, '/usr/lib/libsodium.a', '/usr/local/lib/libsodium.a'].filter(Boolean);
   const lib = candidates.find((p) => existsSync(p));
   if (!lib) return { error: `no static libsodium (looked in ${candidates.join(', ')}); install libsodium-dev` };
   const dir = mkdtempSync(join(tmpdir(), 'secret-scope-floor-'));
-  const exe = join(dir, 'floor');
-  const args = ['-O2', SRC, '-o', exe, lib];
+  const exe = join(dir, variant === 'shani' ? 'floor-shani' : 'floor');
+  const args =
+    variant === 'shani'
+      ? ['-O2', '-Wno-deprecated-declarations', '-DFLOOR_SHANI', SRC, '-o', exe, lib, '-lcrypto']
+      : ['-O2', SRC, '-o', exe, lib];
   try {
     execFileSync(cc, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
@@ -40,11 +48,16 @@ export function buildFloor() {
 export function floorCheck(exe) {
   const out = execFileSync(exe, ['check'], { encoding: 'utf8' });
   const get = (k) => out.match(new RegExp(`^${k} (\\S+)`, 'm'))?.[1];
-  return { tag: Buffer.from(get('tag'), 'hex'), sealed: Buffer.from(get('sealed'), 'hex'), libsodium: out.match(/^libsodium (.+)$/m)?.[1] };
+  return {
+    tag: Buffer.from(get('tag'), 'hex'),
+    sealed: Buffer.from(get('sealed'), 'hex'),
+    libsodium: out.match(/^libsodium (.+)$/m)?.[1],
+    floor: out.match(/^floor (.+)$/m)?.[1],
+  };
 }
 
 /** A contender whose sample(iters) runs in the C process. close() returns the floor's own median line. */
-export function floorContender(exe) {
+export function floorContender(exe, { id = 'floor', name = 'compute floor (C + libsodium, static buffers)' } = {}) {
   const child = spawn(exe, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
@@ -63,8 +76,8 @@ export function floorContender(exe) {
       child.stdin.write(line);
     });
   return {
-    id: 'floor',
-    name: 'compute floor (C + libsodium, static buffers)',
+    id,
+    name,
     async sample(iters) {
       return Number(await ask(`${iters}\n`));
     },

@@ -92,7 +92,7 @@ const out = {
 };
 
 out.crypto = await section('crypto', () => runCrypto({ lib, raw, sodium, smoke, log: (s) => log(s) }));
-out.ratios = out.crypto?.ratios ?? { vsNodeCrypto: null, vsSodiumNative: null, vsFloor: null };
+out.ratios = out.crypto?.ratios ?? { vsNodeCrypto: null, vsSodiumNative: null, vsFloor: null, vsShaNiFloor: null };
 out.targets = out.crypto?.targets;
 out.breakdown = await section('breakdown', async () => {
   const f = buildFloor();
@@ -126,7 +126,7 @@ if (json) {
       fmtNs(r.medianNs),
       `${fmtNs(r.p10Ns)} .. ${fmtNs(r.p90Ns)}`,
       fmtRatio(c.results.secretScope.medianNs / r.medianNs),
-      id === 'floor' && r.selfReportedMedianNs ? `C says ${fmtNs(r.selfReportedMedianNs)}` : '',
+      r.selfReportedMedianNs ? `C says ${fmtNs(r.selfReportedMedianNs)}` : '',
     ]);
     say(table(rows, ['contender', 'median', 'p10 .. p90', 'secret-scope / it', '']));
     for (const [k, t] of Object.entries(c.targets)) {

@@ -353,7 +353,9 @@ bool Arena::alloc(size_t len, bool vault, Allocation* out, Err* err) {
   const uint32_t n = static_cast<uint32_t>(need);
   Region* target = nullptr;
   uint32_t cell = 0;
-  for (Region* r : dedicated ? std::vector<Region*>() : regions_) {
+  // (No copy of regions_ here: this runs for every key, and a copy is a malloc and a free.)
+  for (size_t i = 0; !dedicated && i < regions_.size(); i++) {
+    Region* r = regions_[i];
     if (r->vault != vault || r->dedicated) continue;
     if (r->cells - r->usedCells < n) continue;
     if (findRun(r, n, &cell)) {

@@ -3,7 +3,8 @@
 # secret-scope on x64: a C/C++ toolchain and python3 for node-gyp, libsodium
 # (headers + static libsodium.a) with pkg-config, BearSSL (libbearssl-dev: headers
 # + static libbearssl.a, for EC and AES-GCM), util-linux for setpriv and
-# prlimit (test/helpers/restricted.ts), `file` for binary checks, and cmake +
+# prlimit (test/helpers/restricted.ts), `file` for binary checks, libssl-dev for
+# the benchmark's SHA-NI floor (bench/floor.c against OpenSSL's SHA256), and cmake +
 # xz-utils for scripts/build-ric.sh (AWS's aws-lambda-ric builds its bundled
 # aws-lambda-cpp with cmake from .tar.xz sources; its curl ships a generated
 # ./configure, so no autoconf/automake/libtool).
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev util-linux file ca-certificates cmake xz-utils)
+PKGS=(build-essential g++ make python3 pkg-config libsodium-dev libbearssl-dev libssl-dev util-linux file ca-certificates cmake xz-utils)
 
 with_arm64=0
 for a in "$@"; do
