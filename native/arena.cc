@@ -300,8 +300,7 @@ void Arena::markRun(Region* r, uint32_t cell, uint32_t n, bool used) {
   }
 }
 
-bool Arena::open(Region* r, Err* err) {
-  if (!r->vault) return true;
+bool Arena::openVault(Region* r, Err* err) {
   if (r->opens++ == 0 && r->sealed) {
     if (mprotect(r->data, r->dataSize, PROT_READ | PROT_WRITE) != 0) {
       r->opens--;
@@ -312,8 +311,7 @@ bool Arena::open(Region* r, Err* err) {
   return true;
 }
 
-void Arena::close(Region* r) {
-  if (!r->vault) return;
+void Arena::closeVault(Region* r) {
   if (--r->opens == 0) {
     if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) {
       r->sealed = true;

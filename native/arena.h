@@ -101,8 +101,10 @@ class Arena {
   // Zeroes all data of all regions and restores fresh canaries.
   void wipeAll();
   // Vault regions are PROT_NONE except between open() and close().
-  bool open(Region* r, Err* err);
-  void close(Region* r);
+  bool open(Region* r, Err* err) { return !r->vault || openVault(r, err); }
+  void close(Region* r) {
+    if (r->vault) closeVault(r);
+  }
 
   // The instance's scratch area (HMAC state, HKDF blocks, AES key schedule):
   // reserved in region 0 at init, between canaries, never released.
@@ -130,6 +132,8 @@ class Arena {
   static void markRun(Region* r, uint32_t cell, uint32_t n, bool used);
 
   bool reserveScratch(Err* err);
+  bool openVault(Region* r, Err* err);
+  void closeVault(Region* r);
   ArenaConfig config_;
   ArenaStatus status_;
   Allocation scratch_;

@@ -10,15 +10,15 @@
 namespace ss {
 namespace {
 
-Napi::Value Report(Context& cx, const Napi::CallbackInfo& info);  // configure() returns the report
+Napi::Value Report(Context& cx, const Args& info);  // configure() returns the report
 
-Napi::Value SetErrorFactory(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value SetErrorFactory(Context& cx, const Args& info) {
   if (!info[0].IsFunction()) return cx.Bad(info.Env(), "error factory must be a function");
   cx.errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
-Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Configure(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   if (cx.store.arena().initialized()) return cx.Throw(env, Code::InvalidArgument, "secret memory is already initialised");
   ArenaConfig c;
@@ -88,7 +88,7 @@ Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
   return Report(cx, info);
 }
 
-Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Report(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Napi::Object r = Napi::Object::New(env);
   const Arena& a = cx.store.arena();
@@ -167,7 +167,7 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value Verify(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Verify(Context& cx, const Args& info) {
   Err err;
   if (!cx.store.verifyAll(&err)) {
     return cx.Throw(info.Env(), err);
@@ -175,7 +175,7 @@ Napi::Value Verify(Context& cx, const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(cx.store.liveSlots()));
 }
 
-Napi::Value HardenProcess(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HardenProcess(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   std::string problems;
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) problems += "PR_SET_DUMPABLE: " + errnoText(errno) + "; ";
@@ -188,7 +188,7 @@ Napi::Value HardenProcess(Context& cx, const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value Purge(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Purge(Context& cx, const Args& info) {
   size_t n = cx.store.purge();
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }

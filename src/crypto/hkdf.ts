@@ -36,9 +36,13 @@ export const IMPLIED_LENGTH: Readonly<Partial<Record<DerivedUse, number>>> = {
   'ecdh-p384': 48,
 };
 
+const IS_DERIVED_USE: Readonly<Record<string, true>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(DERIVED_USES.map((u) => [u, true]))),
+);
+
 function derivedUse(use: unknown, what: string): DerivedUse {
   if (use === undefined) return 'hkdf';
-  if (!DERIVED_USES.includes(use as DerivedUse)) {
+  if (typeof use !== 'string' || IS_DERIVED_USE[use] !== true) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: use must be one of ${DERIVED_USES.join(', ')}`);
   }
   return use as DerivedUse;
@@ -111,7 +115,8 @@ export function hkdfExpandMany(prk: Key, infos: readonly (Bytes | undefined)[], 
   const length = derivedLength(use, options.length, 'hkdfExpandMany');
   const prkId = keyId(prk, 'hkdfExpandMany');
   requireUse(prk, 'hkdf', 'hkdfExpandMany');
-  const bytes = infos.map((info) => toBytes(info, 'info', true));
+  const bytes = new Array<Uint8Array | undefined>(infos.length);
+  for (let k = 0; k < infos.length; k++) bytes[k] = toBytes(infos[k], 'info', true);
   const { scope, nativeScope } = ownerFor(options);
   const n = native().hkdfExpandMany(h, prkId, bytes, length, nativeScope, expandIds, USE_IDS[use]);
   const keys = new Array<Key>(n);

@@ -19,7 +19,8 @@ export interface NativeAddon {
   hardenProcess(): { dumpable: boolean; coreLimit: number };
   purge(): number;
   scopeOpen(): number;
-  scopeClose(scope: number): number;
+  /** With ifOpen, a scope already gone (purge, canary violation) gives 0 instead of ScopeEndedError. */
+  scopeClose(scope: number, ifOpen?: boolean): number;
   scopeAlive(scope: number): boolean;
   scopeKeyCount(scope: number): number;
   keyRelease(key: number): void;
