@@ -64,6 +64,24 @@ __attribute__((noinline)) StackUse stackUseOf(void (*fn)(void*), void* arg, size
   return r;
 }
 
+namespace {
+__attribute__((noinline)) size_t stackUseAtOffset(void (*fn)(void*), void* arg, size_t depth, size_t offset) {
+  uint8_t* shift = static_cast<uint8_t*>(alloca(offset + 16));
+  __asm__ __volatile__("" : : "r"(shift) : "memory");
+  // `touched` counts from stackUseOf's frame, which the shift moved: only the alignment changed.
+  return stackUseOf(fn, arg, depth).touched;
+}
+}  // namespace
+
+size_t deepestStackUse(void (*fn)(void*), void* arg, size_t depth) {
+  size_t deepest = 0;
+  for (size_t offset = 0; offset < 4096; offset += 64) {
+    size_t used = stackUseAtOffset(fn, arg, depth, offset);
+    if (used > deepest) deepest = used;
+  }
+  return deepest;
+}
+
 bool threadStackBounds(StackBounds* out, Err* err) {
   pthread_attr_t attr;
   int rc = pthread_getattr_np(pthread_self(), &attr);
