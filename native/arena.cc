@@ -224,7 +224,8 @@ bool Arena::reserveScratch(Err* err) {
 }
 
 Region* Arena::createRegion(size_t pages, bool vault, Err* err) {
-  if (regions_.size() >= config_.maxRegions) {
+  // Empty regions kept for reuse never stand in the way of a new one (maxRegions, RLIMIT_MEMLOCK).
+  if (regions_.size() >= config_.maxRegions && releaseEmptyRegions() == 0) {
     err->set(Code::ArenaExhausted, "arena is full: " + std::to_string(regions_.size()) +
                                        " regions in use (maxRegions); release keys or end scopes");
     return nullptr;
@@ -232,7 +233,7 @@ Region* Arena::createRegion(size_t pages, bool vault, Err* err) {
   Region* r = new Region();
   r->cells = pages * page_ / kCell;
   r->bitmap.assign((r->cells + 63) / 64, 0);
-  if (!mapRegion(r, status_.backend, err)) {
+  if (!mapRegion(r, status_.backend, err) && (releaseEmptyRegions() == 0 || !mapRegion(r, status_.backend, err))) {
     delete r;
     return nullptr;
   }

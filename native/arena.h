@@ -157,6 +157,7 @@ class Arena {
   void regionEmptied(Region* r);  // keeps, unmaps or arms the idle release
   void removeRegion(Region* r);
   void recountEmpty();            // after wipeAll
+  size_t releaseEmptyRegions();   // all of them, when a new region does not fit
   void writeCanaryCell(Region* r);
   static bool findRun(Region* r, uint32_t n, uint32_t* cell);
   static void markRun(Region* r, uint32_t cell, uint32_t n, bool used);

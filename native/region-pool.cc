@@ -20,6 +20,9 @@
 // - so an idle arena is back to retainRegions empty regions at most two
 //   periods after its last scope ended.
 //
+// A new region that does not fit (maxRegions, RLIMIT_MEMLOCK: a vault region or
+// one sized for a large key) first unmaps every empty region and tries again.
+//
 // Never unmapped by this path: region 0 (scratch area), vault regions and
 // regions sized for one large key (both unmapped as soon as they are empty, as
 // before), and any region with a slot in use (live or quarantined cells).
@@ -85,6 +88,21 @@ bool Arena::idleTick() {
   lowEmpty_ = empty_;
   idleArmed_ = empty_ > config_.retainRegions;
   return idleArmed_;
+}
+
+size_t Arena::releaseEmptyRegions() {
+  size_t released = 0;
+  for (size_t i = regions_.size(); empty_ > 0 && i-- > 1;) {
+    Region* r = regions_[i];
+    if (!r->pooledEmpty || r->usedCells != 1) continue;
+    regions_.erase(regions_.begin() + static_cast<long>(i));
+    r->pooledEmpty = false;
+    empty_--;
+    released++;
+    destroyRegion(r);
+  }
+  lowEmpty_ = std::min(lowEmpty_, empty_);
+  return released;  // a running idle timer finds less to do and stops itself
 }
 
 void Arena::recountEmpty() {
