@@ -92,7 +92,7 @@ describe('region retention', () => {
   });
 
   it('idle with the defaults (retainRegions 2, idleReleaseMs 1000): back to the baseline after every burst', async () => {
-    const lines = await child({ test: 'idle', rounds: 2, baselineAfterBurst: true });
+    const lines = await child({ test: 'idle', rounds: 1, baselineAfterBurst: true });
     for (const l of stage(lines, 'idle')) {
       const { baseline, retained, after } = l as unknown as { baseline: State; retained: State; after: State };
       expect(baseline.idleReleaseMs).toBe(1000);
