@@ -14,7 +14,11 @@
  *   they are printed and bounded (|Δ| <= 16; 64 in KMS mode, where the SDK's garbage makes
  *   the heap breathe more: +5..+14 seen). The churn case makes the arena create and
  *   destroy a region ~900 times during the soak, so a per-region VMA leak would be far
- *   outside that bound, and the arena count itself is asserted exactly;
+ *   outside that bound, and the arena count itself is asserted exactly (that case pins
+ *   idleReleaseMs 0, the policy before region retention; the case after it keeps the default
+ *   idle release: regions kept while busy, so it creates a handful instead of ~900);
+ * - baseline and after are both measured once the arena's idle release is done
+ *   (test/fixtures/soak-child.mjs waits for protectionReport().idleReleasePending to clear);
  * - VmLck exactly (and the arena's lockedBytes), RSS within +64 MiB.
  *
  * Restricted: uid 65534, RLIMIT_MEMLOCK 64 KiB, with memfd_secret and with memfd_secret
