@@ -154,6 +154,13 @@ if (json) {
     say('');
     say(table(s.concurrentScopes.map((r) => [r.scopes, fmtNs(r.secretScopeNsPerScope), r.lockedBytes, r.regions, r.vmas, r.fds, r.regionsCreatedPer1000Scopes?.toFixed(1), r.sodiumNativeError ? 'skipped' : fmtNs(r.sodiumNativeNsPerScope), r.sodiumNativeVmas ?? ''].map((x) => x ?? r.secretScopeError ?? '')),
       ['concurrent scopes', 'time/scope', 'lockedBytes', 'regions', 'VMAs', 'fds', 'regions created /1000 scopes', 'sodium-native time/scope', 'sodium-native VMAs']));
+    const ch = s.churn256;
+    if (ch?.error) say(`\nregion churn, 256 concurrent scopes: ${ch.error}`);
+    else if (ch) {
+      say(`\nregion churn, 256 concurrent scopes, steady state (${ch.waves} waves, ${ch.scopesMeasured} scopes): ${ch.regionsCreatedPer1000Scopes.toFixed(2)} regions created / 1000 scopes (${ch.regionsCreated} created, ${ch.regionsReleased} released; peak ${ch.peakRegions} regions, ${fmtNs(ch.nsPerScope)} / scope)`);
+      say(`  ${ch.pass ? 'PASS' : 'FAIL'}  at most ${ch.target} region created per 1,000 scopes at 256 concurrent (scaling.churn256.regionsCreatedPer1000Scopes)`);
+      say(`  idle: ${ch.regionsRetained} regions / ${ch.lockedBytesRetained} locked bytes retained after the waves; ${ch.afterIdle.regions} regions / ${ch.afterIdle.lockedBytes} locked bytes ${ch.afterIdle.ms} ms later (idleReleaseMs ${ch.idleReleaseMs ?? 'n/a'})`);
+    }
     for (const n of s.notes) say(`  ${n}`);
   } else if (s) say(`\nscaling: ${s.error}`);
 

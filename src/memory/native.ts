@@ -101,6 +101,16 @@ export interface NativeReport {
   /** Keys whose lent view could not be detached: wiped, memory never reused. */
   quarantinedSlots: number;
   regionsReleased: number;
+  /** Empty regions kept mapped, even when idle (configureSecretMemory retainRegions). */
+  retainRegions: number;
+  /** Surplus empty regions are unmapped after this many idle ms; 0: at once (no retention). */
+  idleReleaseMs: number;
+  /** Empty regions mapped now, kept for reuse (zeroed, locked like the others). */
+  retainedRegions: number;
+  /** True while empty regions beyond retainRegions wait for the idle release. */
+  idleReleasePending: boolean;
+  /** Of regionsReleased: regions unmapped by the idle release. */
+  regionsReleasedIdle: number;
   liveSlots: number;
   liveScopes: number;
   cellsInUse: number;
