@@ -95,7 +95,7 @@ out.crypto = await section('crypto', () => runCrypto({ lib, raw, sodium, smoke, 
 out.ratios = out.crypto?.ratios ?? { vsNodeCrypto: null, vsSodiumNative: null, vsFloor: null, vsShaNiFloor: null };
 out.targets = out.crypto?.targets;
 out.breakdown = await section('breakdown', async () => {
-  const f = buildFloor();
+  const f = buildFloor({ variant: 'shani' }); // the primitives the addon calls (SHA-NI SHA-256)
   try {
     return await runBreakdown({ lib, raw, floorExe: f.exe, smoke });
   } finally {

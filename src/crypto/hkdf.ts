@@ -75,8 +75,14 @@ export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
 export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' | 'length'> = {}): Key {
   onlyKnownOptions(options, EXTRACT_OPTS, 'hkdfExtract');
   const h = hashId(options.hash);
-  const ids = Array.isArray(ikm) ? ikm.map((k) => keyId(k, 'hkdfExtract')) : keyId(ikm, 'hkdfExtract');
-  for (const k of Array.isArray(ikm) ? ikm : [ikm]) requireUse(k, 'hkdf', 'hkdfExtract');
+  let ids: number | number[];
+  if (Array.isArray(ikm)) {
+    ids = ikm.map((k) => keyId(k, 'hkdfExtract'));
+    for (const k of ikm) requireUse(k, 'hkdf', 'hkdfExtract');
+  } else {
+    ids = keyId(ikm, 'hkdfExtract');
+    requireUse(ikm, 'hkdf', 'hkdfExtract');
+  }
   const { scope, nativeScope } = ownerFor(options);
   const id = native().hkdfExtract(h, ids, toBytes(options.salt, 'salt', true), nativeScope);
   return wrapKey(id, scope, h === 0 ? 32 : 64, 'hkdf', options.label);
