@@ -61,14 +61,15 @@ static const uint8_t* xchachaSubkey(const uint8_t* key, In nonce, uint8_t* scrat
 // (sodium_init picks its implementation), measured once per process; ops/common.h.
 namespace {
 struct ChaChaRun {
-  uint8_t key[32], nonce[24], sub[32], msg[256], out[256 + 16];
+  // Long enough for libsodium's wide (SIMD) ChaCha20 path, with a partial block and AAD.
+  uint8_t key[32], nonce[24], sub[32], msg[1024 + 65], out[1024 + 65 + 16];
 };
 void runChaCha(void* p) {
   auto* r = static_cast<ChaChaRun*>(p);
   unsigned long long n = 0;
   crypto_core_hchacha20(r->sub, r->nonce, r->key, nullptr);
-  crypto_aead_chacha20poly1305_ietf_encrypt(r->out, &n, r->msg, sizeof r->msg, r->nonce, 8, nullptr, r->nonce, r->sub);
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(r->msg, &n, nullptr, r->out, sizeof r->out, r->nonce, 8, r->nonce, r->sub) != 0) {
+  crypto_aead_chacha20poly1305_ietf_encrypt(r->out, &n, r->msg, sizeof r->msg, r->nonce, 17, nullptr, r->nonce, r->sub);
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(r->msg, &n, nullptr, r->out, sizeof r->out, r->nonce, 17, r->nonce, r->sub) != 0) {
     r->out[0] = 0;  // cannot happen (it opens what it sealed); the result is only checked to be used
   }
 }

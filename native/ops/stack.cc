@@ -51,9 +51,13 @@ __attribute__((noinline)) StackUse stackUseOf(void (*fn)(void*), void* arg, size
   const uintptr_t top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   volatile uint8_t* low = paintBelowFrame(depth);
   fn(arg);
-  // Scanned here, from the deepest byte up, without calling anything that would write below.
+  // Scanned here, from the deepest byte up, without calling anything that would write below:
+  // a word at a time to the first changed word (the area is 16-byte aligned), then bytes.
   const uintptr_t lowAddr = reinterpret_cast<uintptr_t>(low);
-  for (size_t i = 0; i < depth; i++) {
+  const uint64_t paint64 = 0x0101010101010101ull * kPaint;
+  size_t start = 0;
+  while (start + 8 <= depth && *reinterpret_cast<volatile const uint64_t*>(low + start) == paint64) start += 8;
+  for (size_t i = start; i < depth; i++) {
     uint8_t b = low[i];
     if (b != kPaint && r.touched == 0) r.touched = top - (lowAddr + i);
     if (b != kPaint && b != 0) {
@@ -75,7 +79,7 @@ __attribute__((noinline)) size_t stackUseAtOffset(void (*fn)(void*), void* arg, 
 
 size_t deepestStackUse(void (*fn)(void*), void* arg, size_t depth) {
   size_t deepest = 0;
-  for (size_t offset = 0; offset < 4096; offset += 64) {
+  for (size_t offset = 0; offset < 2048; offset += 128) {  // finer than the burn margin
     size_t used = stackUseAtOffset(fn, arg, depth, offset);
     if (used > deepest) deepest = used;
   }

@@ -54,7 +54,7 @@ struct StackUse {
 };
 StackUse stackUseOf(void (*fn)(void*), void* arg, size_t depth);
 
-// The deepest `touched` of fn over every 64-byte stack position in 4 KiB: some
+// The deepest `touched` of fn over stack positions 128 bytes apart across 2 KiB: some
 // primitives align their frame down to a large boundary (OpenSSL's AVX2 SHA-512
 // to 2 KiB), so how deep they reach depends on where the caller's frame sits.
 size_t deepestStackUse(void (*fn)(void*), void* arg, size_t depth);
