@@ -1,5 +1,7 @@
 #include "arena.h"
 
+#include "wipe.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <sys/mman.h>
@@ -425,7 +427,7 @@ bool Arena::release(const Allocation& a, size_t len) {
   Err ignored;
   open(r, &ignored);
   bool ok = check(a, len);
-  sodium_memzero(a.start(), a.cells * kCell);
+  wipe(a.start(), a.cells * kCell);
   close(r);
   markRun(r, a.cell, a.cells, false);
   if (r->usedCells == 1) regionEmptied(r);

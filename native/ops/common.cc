@@ -5,10 +5,15 @@
 #include <sodium.h>
 #include <sys/random.h>
 
+#include <cstring>
+
 namespace ss {
 
-// Zeroes inline: a call to memset or sodium_memzero would push its own frame below
-// the area just wiped. (The optimize attribute keeps GCC from turning the loop into one.)
+// Zeroes inline, calling nothing: any call from here would push its return address below
+// the area, and a first call through the PLT would run the dynamic linker's resolver,
+// which saves every vector register (round keys, hash state) on the stack below
+// (test/aes-gcm.test.ts caught that with memset here). The optimize attribute keeps
+// GCC from turning the loop into a memset call.
 __attribute__((noinline, optimize("no-tree-loop-distribute-patterns"))) void burnStack(size_t bytes) {
   size_t words = (bytes + 7) / 8;
   // alloca places the area right below this frame: the frames the primitives used.

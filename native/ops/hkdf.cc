@@ -6,6 +6,7 @@
 #include <string>
 
 #include "arena.h"  // kScratchBytes
+#include "wipe.h"
 
 namespace ss {
 
@@ -48,8 +49,8 @@ static void hmacKey(const HashImpl& H, In key, uint8_t* scratch) {
   xorPad(pad, H.block, 0x3636363636363636ull ^ 0x5c5c5c5c5c5c5c5cull);
   H.init(scratch + kOctx);
   H.update(scratch + kOctx, pad, H.block);
-  sodium_memzero(pad, H.block);
-  sodium_memzero(work, H.ctx);
+  wipe(pad, H.block);
+  wipe(work, H.ctx);
 }
 
 static void hmacRun(const HashImpl& H, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
@@ -61,18 +62,18 @@ static void hmacRun(const HashImpl& H, const In* parts, size_t n, uint8_t* out, 
   std::memcpy(work, scratch + kOctx, H.ctx);
   H.update(work, inner, H.out);
   H.final(work, out);
-  sodium_memzero(inner, H.out);
+  wipe(inner, H.out);
 }
 
 // Zeroes what an HMAC/HKDF call wrote to the HMAC area: the keyed states, the pad block,
 // the inner hash, the T block and the working state (not the unused gaps between them).
 static void wipeHmac(const HashImpl& H, uint8_t* scratch) {
-  sodium_memzero(scratch + kIctx, H.ctx);
-  sodium_memzero(scratch + kOctx, H.ctx);
-  sodium_memzero(scratch + kPad, H.block);
-  sodium_memzero(scratch + kInner, H.out);
-  sodium_memzero(scratch + kT, H.out);
-  sodium_memzero(scratch + kWork, H.ctx);
+  wipe(scratch + kIctx, H.ctx);
+  wipe(scratch + kOctx, H.ctx);
+  wipe(scratch + kPad, H.block);
+  wipe(scratch + kInner, H.out);
+  wipe(scratch + kT, H.out);
+  wipe(scratch + kWork, H.ctx);
 }
 
 bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err*) {
@@ -115,7 +116,7 @@ bool hkdfExpandMany(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen
       counter++;
     }
   }
-  sodium_memzero(t, hl);
+  wipe(t, hl);
   wipeHmac(impl(hs, h), scratch);
   burnStack(hs.burn(h == Hash::Sha256));
   return true;
@@ -136,7 +137,7 @@ bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t ta
   hmacKey(impl(hs, h), key, scratch);
   hmacRun(impl(hs, h), &msg, 1, full, scratch);
   std::memcpy(tag, full, tagLen);
-  sodium_memzero(full, hl);
+  wipe(full, hl);
   wipeHmac(impl(hs, h), scratch);
   burnStack(hs.burn(h == Hash::Sha256));
   return true;
@@ -152,7 +153,7 @@ bool hmacVerify(const HashSet& hs, Hash h, In key, In msg, In tag, bool* valid, 
   hmacKey(impl(hs, h), key, scratch);
   hmacRun(impl(hs, h), &msg, 1, full, scratch);
   *valid = sodium_memcmp(full, tag.p, tag.n) == 0;
-  sodium_memzero(full, hl);
+  wipe(full, hl);
   wipeHmac(impl(hs, h), scratch);
   burnStack(hs.burn(h == Hash::Sha256));
   return true;
