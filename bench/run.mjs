@@ -4,7 +4,7 @@
 //   npm run build && npm run bench              human-readable report
 //   npm run bench -- --json                     JSON on stdout (progress on stderr)
 //   npm run bench -- --smoke                    short run for CI (< 30 s; no timing assertions)
-//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, hpke, scaling, kms, coldstart, syscalls
+//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, hpke, scaling, kms, invocation, coldstart, syscalls
 //
 // Benchmarks are not tests: the exit code is 0 unless something crashes.
 import { readFileSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { runBreakdown } from './breakdown.mjs';
 import { runCrypto, TARGETS } from './crypto.mjs';
 import { buildFloor } from './floor.mjs';
 import { runKms } from './kms.mjs';
+import { INVOCATION_TARGETS, runInvocation } from './invocation.mjs';
 import { DIST, loadLibrary, loadSodiumNative, rawAddon } from './lib.mjs';
 import { runColdStart, runSyscalls } from './process.mjs';
 import { runScaling } from './scaling.mjs';
@@ -24,7 +25,7 @@ const argv = process.argv.slice(2);
 const json = argv.includes('--json');
 const smoke = argv.includes('--smoke');
 const onlyArg = argv.find((a) => a.startsWith('--only='));
-const SECTIONS = ['crypto', 'breakdown', 'signing', 'hpke', 'scaling', 'kms', 'coldstart', 'syscalls'];
+const SECTIONS = ['crypto', 'breakdown', 'signing', 'hpke', 'scaling', 'kms', 'invocation', 'coldstart', 'syscalls'];
 const only = onlyArg ? onlyArg.slice(7).split(',') : SECTIONS.filter((s) => !(smoke && s === 'syscalls'));
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 const say = json ? () => {} : (s = '') => process.stdout.write(`${s}\n`);
@@ -106,6 +107,7 @@ out.signing = await section('signing', () => runSigning({ lib, smoke }));
 out.hpke = await section('hpke', () => runHpke({ lib, smoke }));
 out.scaling = await section('scaling', () => runScaling({ lib, sodium, smoke }));
 out.kms = await section('kms', () => runKms({ lib, smoke }));
+out.invocation = await section('invocation', () => runInvocation({ lib, smoke }));
 out.coldStart = await section('coldstart', () => runColdStart({ smoke }));
 out.syscalls = await section('syscalls', () => runSyscalls({ smoke }));
 out.elapsedMs = Date.now() - started;
@@ -187,6 +189,29 @@ if (json) {
       say(table(Object.entries(b2b.results).map(([p, r]) => (r.error ? [p, 'error', '', r.error] : [p, fmtNs(r.addedP50Ns), fmtNs(r.addedP99Ns), r.kmsCallsPer1000.toFixed(0)])),
         ['policy', 'added p50', 'added p99', 'KMS calls / 1000 invocations']));
       for (const n of k.notes) say(`  ${n}`);
+    }
+  }
+  const iv = out.invocation;
+  if (iv) {
+    say('\n== Per invocation: what secret-scope adds (ratchet, one declared key awaited) ==');
+    if (iv.skipped) say(`skipped: ${iv.skipped}`);
+    else if (iv.error) say(`error: ${iv.error}`);
+    else {
+      const f = (v) => (v == null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} µs`);
+      const rows = [['bare handler', f(iv.bare.p50Us.backToBack), f(iv.bare.p50Us.idle), '', '']];
+      if (iv.middyBare) rows.push(['bare middy handler', f(iv.middyBare.p50Us.backToBack), f(iv.middyBare.p50Us.idle), '', '']);
+      const label = { wrapper: 'withSecretScope', middy: 'secretScopeMiddy(middy(fn))', middyMiddleware: 'middy(fn).use(secretScopeMiddleware())' };
+      for (const k of ['wrapper', 'middy', 'middyMiddleware']) {
+        const r = iv[k];
+        if (!r) continue;
+        rows.push(r.error ? [label[k], 'error', r.error, '', ''] : [label[k], f(r.p50Us.backToBack), f(r.p50Us.idle), f(r.addedP50Us.backToBack), f(r.addedP50Us.idle)]);
+      }
+      say(table(rows, ['path', 'p50 back to back', `p50 after ${iv.gapMs} ms idle`, 'added (b2b)', 'added (idle)']));
+      for (const [k, t] of Object.entries(iv.targets)) {
+        say(`  ${t.pass == null ? 'SKIP' : t.pass ? 'PASS' : 'FAIL'}  invocation.addedP50Us.${k} <= ${INVOCATION_TARGETS[k]} µs: ${f(t.value)} (worst path: ${iv.worstPath[k]})`);
+      }
+      for (const [k, v] of Object.entries(iv.skippedPaths ?? {})) say(`  skipped ${k}: ${v}`);
+      for (const n of iv.notes) say(`  ${n}`);
     }
   }
   const cs = out.coldStart;
