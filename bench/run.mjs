@@ -15,7 +15,7 @@ import { buildFloor } from './floor.mjs';
 import { runKms } from './kms.mjs';
 import { INVOCATION_TARGETS, runInvocation } from './invocation.mjs';
 import { DIST, loadLibrary, loadSodiumNative, rawAddon } from './lib.mjs';
-import { runColdStart, runSyscalls } from './process.mjs';
+import { COLD_START_TARGET_MS, runColdStart, runFirstInvocation, runSyscalls } from './process.mjs';
 import { runScaling } from './scaling.mjs';
 import { runSigning } from './signing.mjs';
 import { runHpke } from './hpke.mjs';
@@ -108,7 +108,10 @@ out.hpke = await section('hpke', () => runHpke({ lib, smoke }));
 out.scaling = await section('scaling', () => runScaling({ lib, sodium, smoke }));
 out.kms = await section('kms', () => runKms({ lib, smoke }));
 out.invocation = await section('invocation', () => runInvocation({ lib, smoke }));
-out.coldStart = await section('coldstart', () => runColdStart({ smoke }));
+out.coldStart = await section('coldstart', async () => {
+  const firstInvocation = await runFirstInvocation({ smoke });
+  return { ...runColdStart({ smoke }), firstInvocation, addedMs: firstInvocation.addedMs ?? null, target: firstInvocation.target };
+});
 out.syscalls = await section('syscalls', () => runSyscalls({ smoke }));
 out.elapsedMs = Date.now() - started;
 
@@ -220,6 +223,14 @@ if (json) {
     say(`fresh process (median of ${cs.runs}): node -e 0 ${fmtNs(cs.processWallMedianNs.bareNode)}; + require(addon) ${fmtNs(cs.processWallMedianNs.requireAddon)} (addon load ${fmtNs(cs.addonLoadNs)}); + require(dist/index.cjs) ${fmtNs(cs.processWallMedianNs.requireLibraryCjs)}`);
     const ip = cs.inProcessMedianNs;
     say(`in process: import library ${fmtNs(ip.importLibraryEsm)}; lazy addon load ${fmtNs(ip.addonLoadInLibrary)}; first scope (region creation) ${fmtNs(ip.firstScopeOpen)}; first invocation ${fmtNs(ip.firstInvocation)}; second ${fmtNs(ip.secondInvocation)}`);
+    const fi = cs.firstInvocation;
+    if (fi?.skipped) say(`first invocation: skipped: ${fi.skipped}`);
+    else if (fi) {
+      say(`process start to first response (median of ${fi.runs}, interleaved; local KMS endpoint):`);
+      say(table(Object.entries(fi.medians).map(([k, v]) => [k, `${v.initMs.toFixed(2)} ms`, `${v.firstResponseMs.toFixed(2)} ms`]), ['handler', 'init done', 'first response']));
+      say(`  added by secret-scope: ESM ${fi.addedMsByVariant.esm} ms, ESM ratchet ${fi.addedMsByVariant.esmRatchet} ms, CommonJS ${fi.addedMsByVariant.cjs} ms`);
+      say(`  ${fi.target.pass ? 'PASS' : 'FAIL'}  coldStart.addedMs <= ${COLD_START_TARGET_MS} ms: ${fi.addedMs} ms (worst variant)`);
+    }
   } else if (cs) say(`\ncold start: ${cs.error}`);
   const sc = out.syscalls;
   if (sc) {

@@ -25,6 +25,7 @@ import { KmsEntropyError, OptionsError, ScopeEndedError } from '../errors/index.
 import { hkdfExpand, hkdfExtract, randomKey } from '../crypto/index.js';
 import { keyId, wrapKey, USE_IDS, type Key } from '../memory/key.js';
 import { native } from '../memory/native.js';
+import { purgeEpoch } from '../memory/epoch.js';
 import type { SecretScope } from '../scope/scope.js';
 import { KmsAccess, loadKms } from './client.js';
 import { sendCapturingPlaintext } from './capture.js';
@@ -109,6 +110,8 @@ export class EntropySource {
   readonly #logger: Logger;
   #prefetched: Promise<Key> | undefined;
   #pool: Key | undefined;
+  /** The purge epoch when the pool was last seen alive: unchanged, no purge can have wiped it. */
+  #poolEpoch = -1;
   #poolScopes = 0;
   #poolSince = 0;
   #goodScopes = 0;
@@ -287,11 +290,18 @@ export class EntropySource {
   /** The ratchet pool if it is still alive; a pool a purge wiped is dropped (and counted). */
   #livePool(): Key | undefined {
     const pool = this.#pool;
-    if (pool && !pool.alive) {
+    if (!pool) return undefined;
+    // Every wipe of all keys (purgeAllSecrets, a canary violation, the exit purge) bumps the
+    // epoch; only then ask the addon (one native call less per invocation).
+    const epoch = purgeEpoch();
+    if (epoch === this.#poolEpoch) return pool;
+    if (!pool.alive) {
       this.#pool = undefined;
       this.#purgeRecovered('the ratchet pool');
+      return undefined;
     }
-    return this.#pool;
+    this.#poolEpoch = epoch;
+    return pool;
   }
 
   async #ratchet(scope: SecretScope): Promise<EntropyResult> {

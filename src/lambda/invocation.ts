@@ -110,9 +110,27 @@ interface DeclaredKey<E> {
   readonly useId: number;
   /** undefined when the info depends on the event (spec.context). */
   readonly info: Buffer | undefined;
+  /** [info], for hkdfExpandMany. */
+  readonly infos: Buffer[] | undefined;
 }
 
+// Receives the handle hkdfExpandMany makes for a declared key (a number, never key bytes).
+const derivedId = new Float64Array(1);
+
 const HASH_IDS = { sha256: 0, sha512: 1 } as const;
+
+const NO_SCOPE = Object.freeze({ active: false, bound: false });
+/**
+ * Before Node 24, AsyncLocalStorage follows promises only once enabled, which its first
+ * run() or enterWith() does. Opening a scope no longer calls run() (ratchet and local
+ * entropy are ready synchronously), so the first binding could be the middy middleware's
+ * enterWith in middy's continuation, whose promise was made before any hook followed it:
+ * the binding would land on the invoking frame's resource and leak into every later
+ * invocation. Enabling the storage at wrap time (a run() of nothing) rules that out.
+ */
+function enableScopeBinding(): void {
+  scopeStorage.run(NO_SCOPE, () => undefined);
+}
 
 export interface ScopeTimings {
   openedAt: number;
@@ -140,17 +158,20 @@ export class SecretScopeCore<E = unknown> {
     this.options = options;
     const declared = new Map<string, DeclaredKey<E>>();
     for (const [name, spec] of Object.entries(options.keys ?? {})) {
+      const info = spec.context === undefined ? infoFor(name, spec.use, undefined) : undefined;
       declared.set(name, {
         name,
         spec,
         fromRoot: spec.from === 'root',
         length: IMPLIED_LENGTH[spec.use] ?? spec.length ?? 32,
         useId: USE_IDS[spec.use],
-        info: spec.context === undefined ? infoFor(name, spec.use, undefined) : undefined,
+        info,
+        infos: info && [info],
       });
     }
     this.declared = declared;
     this.needsEntropy = [...declared.values()].some((d) => !d.fromRoot);
+    enableScopeBinding();
     this.logger = options.logger ?? { warn: (m, d) => console.warn(m, d ?? '') };
     this.kms = new KmsAccess(options.kms);
     this.entropy = new EntropySource(options.entropy, this.kms, this.logger);
@@ -261,7 +282,11 @@ export class InvocationScope<E = unknown> extends SecretScope {
   /** HKDF-Expand(prk, info) into this scope: hkdfExpand with its options fixed at wrap time. */
   #expand(prk: Key, d: DeclaredKey<E>, info: Buffer): Key {
     const prkId = keyId(prk, 'hkdfExpand');
-    const id = native().hkdfExpand(prk.length === 64 ? HASH_IDS.sha512 : HASH_IDS.sha256, prkId, info, d.length, this.nativeId, d.useId);
+    // hkdfExpandMany with one info is hkdfExpand; it is the call the ratchet step just made,
+    // so a cache-cold invocation runs no more addon code for it.
+    native().hkdfExpandMany(prk.length === 64 ? HASH_IDS.sha512 : HASH_IDS.sha256, prkId, info === d.info ? d.infos! : [info], d.length, this.nativeId, derivedId, d.useId);
+    const id = derivedId[0]!;
+    derivedId[0] = 0;
     return wrapKey(id, this, d.length, d.spec.use, d.name);
   }
 
