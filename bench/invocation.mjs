@@ -38,7 +38,7 @@ async function loadMiddy() {
   }
 }
 
-export async function runInvocation({ lib, smoke, latencyMs = 10, policy = 'ratchet' }) {
+export async function runInvocation({ lib, smoke, latencyMs = 10, policy = 'ratchet', invocations: count }) {
   if (typeof lib.withSecretScope !== 'function') return { skipped: 'the built library has no withSecretScope export' };
   const kmsLocalPath = join(DIST, 'kms-local.js');
   if (!existsSync(kmsLocalPath)) return { skipped: `${kmsLocalPath} is missing (the kms-local entry is not built)` };
@@ -52,7 +52,7 @@ export async function runInvocation({ lib, smoke, latencyMs = 10, policy = 'ratc
   const mw = existsSync(middyPath) ? await import(pathToFileURL(middyPath).href) : undefined;
   const m = await loadMiddy();
 
-  const invocations = smoke ? 12 : 300;
+  const invocations = count ?? (smoke ? 12 : 300);
   const gapMs = smoke ? 1 : 15;
   const block = smoke ? 4 : 50;
   const local = await startKmsLocal({ faults: { latencyMs } });
@@ -186,6 +186,7 @@ export async function runInvocation({ lib, smoke, latencyMs = 10, policy = 'ratc
     ];
     return out;
   } finally {
+    await sleep(3 * latencyMs); // a ratchet refresh started by the last invocations lands first
     await local.close();
   }
 }
