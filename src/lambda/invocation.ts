@@ -8,7 +8,7 @@ import { DERIVED_USES, IMPLIED_LENGTH, hkdf, type DerivedUse, type Hash } from '
 import { keyId, wrapKey, USE_IDS, type Key } from '../memory/key.js';
 import { SecretScope } from '../scope/scope.js';
 import { EntropySource, type EntropyOptions, type EntropyResult, type EntropyStats, type Logger } from '../kms/entropy.js';
-import { KmsAccess, type KmsOptions } from '../kms/client.js';
+import { KmsAccess, startLoadingKms, type KmsOptions } from '../kms/client.js';
 import { RootKeyHolder, validateRootOptions, type RootKeyOptions, type RootKeyStats } from '../kms/root-keys.js';
 import { installExitPurge } from '../scope/exit.js';
 import { native } from '../memory/native.js';
@@ -177,6 +177,9 @@ export class SecretScopeCore<E = unknown> {
     this.entropy = new EntropySource(options.entropy, this.kms, this.logger);
     this.root = options.root ? new RootKeyHolder(this.kms, options.root, this.logger) : undefined;
     installExitPurge();
+    // The first invocation will need the SDK (entropy from KMS, a root key to decrypt): start
+    // importing it now, while the rest of the function's init runs, not at that invocation.
+    if ((this.needsEntropy && this.entropy.options.source === 'kms') || this.root) startLoadingKms();
   }
 
   open(event: E, lambdaContext: unknown): InvocationScope<E> {
