@@ -1,0 +1,12 @@
+const marks = { start: performance.now() };
+const lib = await import(`${process.env.SECRET_SCOPE_BENCH_DIST}/index.js`);
+marks.lib = performance.now();
+const h = lib.withSecretScope(async (event, context) => lib.hmacSign(await context.secretScope.key('token'), 'x').length, { keys: { token: { use: 'hmac' } } });
+marks.wrap = performance.now();
+await new Promise(setImmediate);
+marks.tick = performance.now();
+await h({}, { awsRequestId: 'a', getRemainingTimeInMillis: () => 30000 });
+marks.first = performance.now();
+await h({}, { awsRequestId: 'b', getRemainingTimeInMillis: () => 30000 });
+marks.second = performance.now();
+console.log(JSON.stringify(Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, +v.toFixed(1)]))));

@@ -1,0 +1,13 @@
+const marks = { start: performance.now() };
+const { KMSClient, GenerateRandomCommand } = await import('@aws-sdk/client-kms');
+marks.sdk = performance.now();
+const { hkdfSync, createHmac } = await import('node:crypto');
+const kms = new KMSClient({});
+marks.client = performance.now();
+const { Plaintext } = await kms.send(new GenerateRandomCommand({ NumberOfBytes: 32 }));
+marks.kms = performance.now();
+createHmac('sha256', Buffer.from(hkdfSync('sha256', Plaintext, 's', 'i', 32))).update('x').digest();
+marks.first = performance.now();
+await kms.send(new GenerateRandomCommand({ NumberOfBytes: 32 }));
+marks.second = performance.now();
+console.log(JSON.stringify(Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, +v.toFixed(1)]))));

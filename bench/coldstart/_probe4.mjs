@@ -1,0 +1,10 @@
+const m = { start: performance.now() };
+const lib = await import(`${process.env.SECRET_SCOPE_BENCH_DIST}/index.js`);
+m.lib = performance.now();
+lib.protectionReport();
+m.addon = performance.now();
+const h = lib.withSecretScope(async (event, context) => 1, { keys: { token: { use: 'hmac' } }, entropy: { source: 'local' } });
+m.wrapLocal = performance.now();
+const h2 = lib.withSecretScope(async (event, context) => 1, { keys: { token: { use: 'hmac' } } });
+m.wrapKms = performance.now();
+console.log(JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(1)]))));

@@ -1,0 +1,10 @@
+import { createRequire } from 'node:module';
+const t0 = performance.now();
+const require = createRequire(import.meta.url);
+const ngb = require('node-gyp-build');
+const t1 = performance.now();
+const p = ngb.path(process.cwd());
+const t2 = performance.now();
+const a = require(p);
+const t3 = performance.now();
+console.log('ngb', (t1 - t0).toFixed(1), 'path', (t2 - t1).toFixed(1), 'dlopen', (t3 - t2).toFixed(1));
