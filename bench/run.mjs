@@ -228,7 +228,7 @@ if (json) {
     else if (fi) {
       say(`process start to first response (median of ${fi.runs}, interleaved; local KMS endpoint):`);
       say(table(Object.entries(fi.medians).map(([k, v]) => [k, `${v.initMs.toFixed(2)} ms`, `${v.firstResponseMs.toFixed(2)} ms`]), ['handler', 'init done', 'first response']));
-      say(`  added by secret-scope: ESM ${fi.addedMsByVariant.esm} ms, ESM ratchet ${fi.addedMsByVariant.esmRatchet} ms, CommonJS ${fi.addedMsByVariant.cjs} ms`);
+      say(`  added by secret-scope: ESM ${fi.addedMsByVariant.esm} ms, ESM ratchet ${fi.addedMsByVariant.esmRatchet} ms, CommonJS ${fi.addedMsByVariant.cjs} ms (same-round pairs: ${fi.pairedAddedMsByVariant.esm}, ${fi.pairedAddedMsByVariant.esmRatchet}, ${fi.pairedAddedMsByVariant.cjs} ms)`);
       say(`  ${fi.target.pass ? 'PASS' : 'FAIL'}  coldStart.addedMs <= ${COLD_START_TARGET_MS} ms: ${fi.addedMs} ms (worst variant)`);
     }
   } else if (cs) say(`\ncold start: ${cs.error}`);
