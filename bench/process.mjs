@@ -117,7 +117,7 @@ export async function runFirstInvocation({ smoke }) {
     addedMs,
     target: { target: COLD_START_TARGET_MS, value: addedMs, pass: addedMs <= COLD_START_TARGET_MS },
     notes: [
-      'ms from process start (performance.timeOrigin) to the first response, medians of fresh processes, variants interleaved; initMs: when the handler module had loaded.',
+      'ms from process start (process.uptime()) to the first response, medians of fresh processes, variants interleaved; initMs: when the handler module had loaded.',
       "secret-scope: the README's quick-start handler (default per-invocation policy; also with ratchet); careful: @aws-sdk/client-kms GenerateRandom + node:crypto hkdfSync + HMAC; both against the same local KMS endpoint (AWS_ENDPOINT_URL_KMS).",
       'addedMs: the worst of ESM, ESM ratchet and CommonJS (difference of medians); pairedAddedMsByVariant: median of same-round differences.',
     ],

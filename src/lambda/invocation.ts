@@ -119,6 +119,12 @@ const derivedId = new Float64Array(1);
 
 const HASH_IDS = { sha256: 0, sha512: 1 } as const;
 
+/** Monotonic ms for ScopeTimings. Not `performance.now()`: the first touch of that global loads perf_hooks (2-3 ms of cold start). */
+function nowMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
 const NO_SCOPE = Object.freeze({ active: false, bound: false });
 /**
  * Before Node 24, AsyncLocalStorage follows promises only once enabled, which its first
@@ -215,7 +221,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
     this.#core = core;
     this.#event = event;
     this.#lambdaContext = lambdaContext;
-    this.timings = { openedAt: performance.now() };
+    this.timings = { openedAt: nowMs() };
     if (!core.needsEntropy) return;
     // Ready now (a ratchet step, local entropy): no promise, no async context needed, since
     // every key it makes names this scope as its owner.
@@ -231,7 +237,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
     if (ready) {
       this.#prk = ready.prk;
       this.#entropySource = ready.source;
-      this.timings.entropyReadyMs = performance.now() - this.timings.openedAt;
+      this.timings.entropyReadyMs = nowMs() - this.timings.openedAt;
       return;
     }
     // Started inside the scope's own async context: the entropy keys it creates belong to this scope.
@@ -242,7 +248,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
     if (!this.#entropy && this.#prk) this.#entropy = Promise.resolve({ prk: this.#prk, source: this.#entropySource! });
     if (!this.#entropy) {
       this.#entropy = this.#core.entropy.begin(this).then((r) => {
-        this.timings.entropyReadyMs = performance.now() - this.timings.openedAt;
+        this.timings.entropyReadyMs = nowMs() - this.timings.openedAt;
         this.#entropySource = r.source;
         if (!this.active) {
           throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
@@ -337,7 +343,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
   override end(): number {
     if (!this.active) return 0;
     const n = super.end();
-    this.timings.endedAfterMs = performance.now() - this.timings.openedAt;
+    this.timings.endedAfterMs = nowMs() - this.timings.openedAt;
     return n;
   }
 }
