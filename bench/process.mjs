@@ -46,7 +46,7 @@ function child(args, env) {
  * node:crypto hkdfSync + HMAC). Both load the SDK and call the same local KMS endpoint
  * (started here, its URL passed as AWS_ENDPOINT_URL_KMS); fresh processes, interleaved.
  */
-export async function runFirstInvocation({ smoke }) {
+export async function runFirstInvocation({ smoke, runs: count, compareDist }) {
   const kmsLocalPath = join(DIST, 'kms-local.js');
   if (!existsSync(kmsLocalPath)) return { skipped: `${kmsLocalPath} is missing` };
   const { startKmsLocal } = await import(pathToFileURL(kmsLocalPath).href);
@@ -71,12 +71,18 @@ export async function runFirstInvocation({ smoke }) {
     carefulCjs: { file: 'careful.cjs' },
     secretScopeCjs: { file: 'quickstart.cjs' },
   };
-  const runs = smoke ? 3 : 21;
+  // bench/compare.mjs: the same quick-start handlers from another build, in the same rounds.
+  if (compareDist) {
+    variants.otherEsm = { file: 'quickstart.mjs', dist: compareDist };
+    variants.otherCjs = { file: 'quickstart.cjs', dist: compareDist };
+  }
+  const runs = count ?? (smoke ? 3 : 21);
   const t = Object.fromEntries(Object.keys(variants).map((k) => [k, { init: [], first: [] }]));
   try {
     const once = async (v) => {
       const e = { ...env };
       if (v.policy) e.SECRET_SCOPE_BENCH_POLICY = v.policy;
+      if (v.dist) e.SECRET_SCOPE_BENCH_DIST = v.dist;
       return JSON.parse(await child([runner, join(COLD_DIR, v.file)], e));
     };
     for (const v of Object.values(variants)) await once(v); // page cache warm
@@ -108,7 +114,13 @@ export async function runFirstInvocation({ smoke }) {
     esmRatchet: paired('secretScopeEsmRatchet', 'carefulEsm'),
     cjs: paired('secretScopeCjs', 'carefulCjs'),
   };
-  const addedMs = Math.max(...Object.values(rows));
+  if (compareDist) {
+    rows.otherEsm = added('otherEsm', 'carefulEsm');
+    rows.otherCjs = added('otherCjs', 'carefulCjs');
+    pairedRows.otherEsm = paired('otherEsm', 'carefulEsm');
+    pairedRows.otherCjs = paired('otherCjs', 'carefulCjs');
+  }
+  const addedMs = Math.max(rows.esm, rows.esmRatchet, rows.cjs);
   return {
     runs,
     medians,
