@@ -8,10 +8,12 @@
  *    not at the first invocation; a handler on local entropy never imports it;
  *  - an SDK that fails to load is still reported by the first invocation, with the
  *    typed error (ERR_KMS_SDK_MISSING here), not at wrap time and not as an unhandled rejection;
+ *  - the addon is found without node-gyp-build, and it is the file node-gyp-build would pick;
  *  - the middy middleware alone (scopes that never call AsyncLocalStorage.run) binds
  *    each invocation's handler to its own scope, never the invoking frame.
  */
 import { execFileSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs } from './helpers/restricted.js';
@@ -33,6 +35,11 @@ const handler = lib.withSecretScope(async (event, context) => lib.hmacSign(await
 handler({}, { awsRequestId: 'r1', getRemainingTimeInMillis: () => 10000 }).then((tag) => {
   out.tag = tag;
   out.afterInvocation = loaded();
+  // The addon file it loaded without node-gyp-build is the one node-gyp-build picks.
+  out.addon = Object.keys(require.cache).filter((p) => p.endsWith('.node'));
+  out.nodeGypBuildLoaded = Object.keys(require.cache).some((p) => p.includes('node-gyp-build'));
+  const pkg = require.resolve('secret-scope/package.json');
+  out.nodeGypBuildPick = require('node:module').createRequire(pkg)('node-gyp-build').path(require('node:path').dirname(pkg));
   console.log(JSON.stringify(out));
 });
 `;
@@ -116,6 +123,8 @@ describe('cold start: what loads when', () => {
       expect(phase.undici).toBe(false);
       expect(phase.sdk).toBe(false); // local entropy: the SDK is never needed
     }
+    expect(out.nodeGypBuildLoaded).toBe(false);
+    expect(out.addon).toEqual([realpathSync(out.nodeGypBuildPick)]);
   });
 
   it('a handler that will need KMS starts importing the SDK when it is wrapped; one on local entropy does not', () => {
