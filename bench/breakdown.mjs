@@ -1,6 +1,6 @@
 // Where secret-scope's time goes: each step of the invocation alone, through
 // the public API, through the raw N-API surface, and (from bench/floor.c
-// "parts") the libsodium compute of that step. API - raw = the JS layer
+// "parts", the SHA-NI build) the C compute of that step with the primitives the addon calls. API - raw = the JS layer
 // (option checks, Key/Scope objects, AsyncLocalStorage); raw - C = N-API call,
 // argument checks, slot bookkeeping, canaries, burnStack, result Buffer.
 import { execFileSync } from 'node:child_process';
@@ -39,11 +39,11 @@ export async function runBreakdown({ lib, raw, floorExe, smoke }) {
     ['apiExtract', 'API hkdfExtract + release()', () => hkdfExtract(apiIkm, { salt: SALT, scope: null }).release()],
     ['rawExpand', 'raw hkdfExpand(32 B) + keyRelease', () => raw.keyRelease(raw.hkdfExpand(0, rPrk, INFO[0], 32, 0))],
     ['apiExpand', 'API hkdfExpand(32 B) + release()', () => hkdfExpand(apiPrk, { info: INFO[0], length: 32, scope: null }).release()],
-    ['rawHmac', 'raw hmacSign(1 KiB)', () => raw.hmacSign(0, rKey, MSG)],
+    ['rawHmac', 'raw hmacSign(1 KiB)', () => raw.hmacSign(0, rKey, MSG, undefined, Buffer.allocUnsafe(32))],
     ['apiHmac', 'API hmacSign(1 KiB)', () => hmacSign(apiKey, MSG)],
-    ['rawSeal', 'raw aeadSeal(XChaCha, 1 KiB)', () => raw.aeadSeal(0, rKey, NONCE24, MSG)],
+    ['rawSeal', 'raw aeadSeal(XChaCha, 1 KiB)', () => raw.aeadSeal(0, rKey, NONCE24, MSG, undefined, Buffer.allocUnsafe(MSG.length + 16))],
     ['apiSeal', 'API aeadSeal(XChaCha, 1 KiB)', () => aeadSeal(apiKey, NONCE24, MSG)],
-    ['rawSealGcm', 'raw aeadSeal(AES-256-GCM, 1 KiB)', () => raw.aeadSeal(2, rKey, NONCE12, MSG)],
+    ['rawSealGcm', 'raw aeadSeal(AES-256-GCM, 1 KiB)', () => raw.aeadSeal(2, rKey, NONCE12, MSG, undefined, Buffer.allocUnsafe(MSG.length + 16))],
     ['apiSealGcm', 'API aeadSeal(AES-256-GCM, 1 KiB)', () => aeadSeal(apiKey, NONCE12, MSG, { algorithm: 'aes-256-gcm' })],
     ['nodeSealGcm', 'node:crypto AES-256-GCM seal 1 KiB (unprotected)', nodeGcmSeal],
     ['alsRun', 'scope.run(() => 0) (AsyncLocalStorage)', () => boundScope.run(() => 0)],

@@ -113,8 +113,9 @@ export function rawNapiContender(n) {
     const ikm = n.keyImport(inbox, s);
     const prk = n.hkdfExtract(0, ikm, SALT, s);
     n.hkdfExpandMany(0, prk, infos, 32, s, ids, 0); // use 0: generic secret (one key serves HMAC, one AEAD)
-    tag = n.hmacSign(0, ids[0], MSG);
-    sealed = n.aeadSeal(0, ids[1], NONCE24, MSG);
+    // Outputs from Node's Buffer pool, as the public API passes them (no native Buffer allocation).
+    tag = n.hmacSign(0, ids[0], MSG, undefined, Buffer.allocUnsafe(32));
+    sealed = n.aeadSeal(0, ids[1], NONCE24, MSG, undefined, Buffer.allocUnsafe(MSG.length + 16));
     n.scopeClose(s);
   };
   return { id: 'rawNapi', name: 'secret-scope raw N-API (no JS layer)', once, result: () => ({ tag, sealed }) };

@@ -96,7 +96,7 @@ out.crypto = await section('crypto', () => runCrypto({ lib, raw, sodium, smoke, 
 out.ratios = out.crypto?.ratios ?? { vsNodeCrypto: null, vsSodiumNative: null, vsFloor: null, vsShaNiFloor: null };
 out.targets = out.crypto?.targets;
 out.breakdown = await section('breakdown', async () => {
-  const f = buildFloor();
+  const f = buildFloor({ variant: 'shani' }); // the primitives the addon calls (SHA-NI SHA-256)
   try {
     return await runBreakdown({ lib, raw, floorExe: f.exe, smoke });
   } finally {
@@ -159,6 +159,13 @@ if (json) {
     say('');
     say(table(s.concurrentScopes.map((r) => [r.scopes, fmtNs(r.secretScopeNsPerScope), r.lockedBytes, r.regions, r.vmas, r.fds, r.regionsCreatedPer1000Scopes?.toFixed(1), r.sodiumNativeError ? 'skipped' : fmtNs(r.sodiumNativeNsPerScope), r.sodiumNativeVmas ?? ''].map((x) => x ?? r.secretScopeError ?? '')),
       ['concurrent scopes', 'time/scope', 'lockedBytes', 'regions', 'VMAs', 'fds', 'regions created /1000 scopes', 'sodium-native time/scope', 'sodium-native VMAs']));
+    const ch = s.churn256;
+    if (ch?.error) say(`\nregion churn, 256 concurrent scopes: ${ch.error}`);
+    else if (ch) {
+      say(`\nregion churn, 256 concurrent scopes, steady state (${ch.waves} waves, ${ch.scopesMeasured} scopes): ${ch.regionsCreatedPer1000Scopes.toFixed(2)} regions created / 1000 scopes (${ch.regionsCreated} created, ${ch.regionsReleased} released; peak ${ch.peakRegions} regions, ${fmtNs(ch.nsPerScope)} / scope)`);
+      say(`  ${ch.pass ? 'PASS' : 'FAIL'}  at most ${ch.target} region created per 1,000 scopes at 256 concurrent (scaling.churn256.regionsCreatedPer1000Scopes)`);
+      say(`  idle: ${ch.regionsRetained} regions / ${ch.lockedBytesRetained} locked bytes retained after the waves; ${ch.afterIdle.regions} regions / ${ch.afterIdle.lockedBytes} locked bytes ${ch.afterIdle.ms} ms later (idleReleaseMs ${ch.idleReleaseMs ?? 'n/a'})`);
+    }
     for (const n of s.notes) say(`  ${n}`);
   } else if (s) say(`\nscaling: ${s.error}`);
 

@@ -218,6 +218,7 @@ export async function runScaling({ lib, sodium, smoke }) {
     }
     out.concurrentScopes.push(row);
   }
+  out.churn256 = await runChurn256({ report, ssInvocation, smoke });
   const after = report();
   out.regionsAfter = after.regions;
   out.lockedBytesAfter = after.lockedBytes;
@@ -226,4 +227,62 @@ export async function runScaling({ lib, sodium, smoke }) {
     'sodium-native rows: the same secrets each in a sodium_malloc (no crypto), for the allocation shape. Its sodium_free only detaches the ArrayBuffer: the real sodium_free (wipe, munlock, munmap) runs in the GC finalizer, so until a GC the bytes stay in memory and the VMAs and locked pages pile up. VMA counts here are taken after a forced GC.',
   );
   return out;
+}
+
+/** Issue 11 goal 4: at most 1 region created per 1,000 scopes, 256 concurrent, in steady state. */
+export const CHURN256_TARGET = 1;
+
+/**
+ * Region churn at 256 concurrent scopes, steady state: waves of 256 full invocations open at
+ * once, then all ended, with an event-loop turn between waves (the arena's idle timer may
+ * run). Warm-up waves first, so that the arena has grown to what 256 scopes need; then the
+ * regions created over the measured waves. Then idle: the arena should give the surplus
+ * regions back (configureSecretMemory idleReleaseMs), which the row reports.
+ */
+async function runChurn256({ report, ssInvocation, smoke }) {
+  const m = 256;
+  const warmWaves = 4;
+  const waves = smoke ? 8 : 80;
+  const wave = () => {
+    const scopes = new Array(m);
+    for (let i = 0; i < m; i++) scopes[i] = ssInvocation();
+    const peak = report().regions;
+    for (const s of scopes) s.end();
+    return peak;
+  };
+  const row = { scopes: m, waves, target: CHURN256_TARGET };
+  try {
+    for (let w = 0; w < warmWaves; w++) {
+      wave();
+      await turn();
+    }
+    const r0 = report();
+    let peak = 0;
+    const t0 = process.hrtime.bigint();
+    for (let w = 0; w < waves; w++) {
+      peak = Math.max(peak, wave());
+      await turn();
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    const r1 = report();
+    row.scopesMeasured = waves * m;
+    row.nsPerScope = ns / row.scopesMeasured;
+    row.regionsCreated = r1.regionsCreated - r0.regionsCreated;
+    row.regionsReleased = r1.regionsReleased - r0.regionsReleased;
+    row.regionsCreatedPer1000Scopes = (1000 * row.regionsCreated) / row.scopesMeasured;
+    row.pass = row.regionsCreatedPer1000Scopes <= CHURN256_TARGET;
+    row.peakRegions = peak;
+    row.regionsRetained = r1.regions;
+    row.lockedBytesRetained = r1.lockedBytes;
+    row.idleReleaseMs = r1.idleReleaseMs ?? null;
+    // Idle: how long until the surplus regions are unmapped (bounded by the wait below).
+    const limitMs = Math.max(3000, 4 * (r1.idleReleaseMs ?? 0));
+    const i0 = Date.now();
+    while (report().idleReleasePending && Date.now() - i0 < limitMs) await new Promise((r) => setTimeout(r, 10));
+    const r2 = report();
+    row.afterIdle = { ms: Date.now() - i0, regions: r2.regions, lockedBytes: r2.lockedBytes, pending: r2.idleReleasePending ?? null };
+  } catch (e) {
+    row.error = `${e.code ?? e.name}: ${e.message}`;
+  }
+  return row;
 }

@@ -5,7 +5,11 @@
 // invocation against the local endpoint. The same worker as test/soak.test.ts
 // (test/fixtures/soak-child.mjs), without the assertions; timings are informational.
 //
-//   node bench/soak.mjs [--invocations 10000] [--only local|churn|kms] [--concurrency N] [--json]
+//   node bench/soak.mjs [--invocations 10000] [--only local|churn|retain|kms] [--concurrency N] [--json]
+//
+// churn: 1-page regions, retainRegions 0 and idleReleaseMs 0 (every empty region unmapped at
+// once); retain: the same with the default idle release (empty regions kept while busy,
+// unmapped after idleReleaseMs). Baseline and after are both taken once the idle release is done.
 //
 // Needs dist/ (built with `npx tsup` when missing or older than src/).
 import { spawn } from 'node:child_process';
@@ -31,7 +35,8 @@ const { startKmsLocal } = await import(pathToFileURL(join(root, 'dist', 'kms-loc
 
 const runs = [
   { name: 'local', spec: { mode: 'local', warmup: 10_000, concurrency: 64 } },
-  { name: 'churn', spec: { mode: 'local', warmup: 10_000, concurrency: 64, backend: 'mlock', regionPages: 1, retainRegions: 0 } },
+  { name: 'churn', spec: { mode: 'local', warmup: 10_000, concurrency: 64, backend: 'mlock', regionPages: 1, retainRegions: 0, idleReleaseMs: 0 } },
+  { name: 'retain', spec: { mode: 'local', warmup: 10_000, concurrency: 64, backend: 'mlock', regionPages: 1, retainRegions: 0 } },
   { name: 'kms', spec: { mode: 'kms', warmup: 1_000, concurrency: 4 } },
 ].filter((r) => !values.only || r.name === values.only);
 
@@ -67,6 +72,7 @@ function print(title, base, after, extra) {
     ['VmRSS MiB', Math.round(base.vmRss / 2 ** 20), Math.round(after.vmRss / 2 ** 20)],
     ['arena regions', base.arena.regions, after.arena.regions],
     ['regions created', base.arena.regionsCreated, after.arena.regionsCreated],
+    ['  released when idle', base.arena.regionsReleasedIdle ?? 0, after.arena.regionsReleasedIdle ?? 0],
     ['live slots / scopes', `${base.arena.liveSlots}/${base.arena.liveScopes}`, `${after.arena.liveSlots}/${after.arena.liveScopes}`],
   ];
   console.log(`\n${title}`);

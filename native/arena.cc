@@ -31,6 +31,7 @@ const char* backendName(Backend b) {
 }
 
 Arena::~Arena() {
+  if (idleTimer_) idleTimer_->arenaGone();
   for (Region* r : regions_) destroyRegion(r);
   regions_.clear();
 }
@@ -223,7 +224,8 @@ bool Arena::reserveScratch(Err* err) {
 }
 
 Region* Arena::createRegion(size_t pages, bool vault, Err* err) {
-  if (regions_.size() >= config_.maxRegions) {
+  // Empty regions kept for reuse never stand in the way of a new one (maxRegions, RLIMIT_MEMLOCK).
+  if (regions_.size() >= config_.maxRegions && releaseEmptyRegions() == 0) {
     err->set(Code::ArenaExhausted, "arena is full: " + std::to_string(regions_.size()) +
                                        " regions in use (maxRegions); release keys or end scopes");
     return nullptr;
@@ -231,7 +233,7 @@ Region* Arena::createRegion(size_t pages, bool vault, Err* err) {
   Region* r = new Region();
   r->cells = pages * page_ / kCell;
   r->bitmap.assign((r->cells + 63) / 64, 0);
-  if (!mapRegion(r, status_.backend, err)) {
+  if (!mapRegion(r, status_.backend, err) && (releaseEmptyRegions() == 0 || !mapRegion(r, status_.backend, err))) {
     delete r;
     return nullptr;
   }
@@ -300,8 +302,7 @@ void Arena::markRun(Region* r, uint32_t cell, uint32_t n, bool used) {
   }
 }
 
-bool Arena::open(Region* r, Err* err) {
-  if (!r->vault) return true;
+bool Arena::openVault(Region* r, Err* err) {
   if (r->opens++ == 0 && r->sealed) {
     if (mprotect(r->data, r->dataSize, PROT_READ | PROT_WRITE) != 0) {
       r->opens--;
@@ -312,8 +313,7 @@ bool Arena::open(Region* r, Err* err) {
   return true;
 }
 
-void Arena::close(Region* r) {
-  if (!r->vault) return;
+void Arena::closeVault(Region* r) {
   if (--r->opens == 0) {
     if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) {
       r->sealed = true;
@@ -371,6 +371,7 @@ bool Arena::alloc(size_t len, bool vault, Allocation* out, Err* err) {
     if (!findRun(target, n, &cell)) return err->set(Code::Internal, "fresh region has no room");
   }
   if (!open(target, err)) return false;
+  if (target->pooledEmpty) regionTaken(target);
   markRun(target, cell, n, true);
   uint8_t* start = target->data + cell * kCell;
   const uint8_t* canary = target->data;
@@ -427,21 +428,7 @@ bool Arena::release(const Allocation& a, size_t len) {
   sodium_memzero(a.start(), a.cells * kCell);
   close(r);
   markRun(r, a.cell, a.cells, false);
-  if (r->usedCells == 1) {
-    size_t empty = 0;
-    for (Region* x : regions_) {
-      if (x->usedCells == 1 && x->vault == r->vault && !x->dedicated) empty++;
-    }
-    if (r->vault || r->dedicated || empty > config_.retainRegions) {
-      for (size_t i = 0; i < regions_.size(); i++) {
-        if (regions_[i] == r && i != 0) {
-          regions_.erase(regions_.begin() + static_cast<long>(i));
-          destroyRegion(r);
-          break;
-        }
-      }
-    }
-  }
+  if (r->usedCells == 1) regionEmptied(r);
   return ok;
 }
 
@@ -463,6 +450,7 @@ void Arena::wipeAll() {
       if (mprotect(r->data, r->dataSize, PROT_NONE) == 0) r->sealed = true;
     }
   }
+  recountEmpty();
 }
 
 size_t Arena::usedCells() const {

@@ -29,7 +29,11 @@ struct ArenaConfig {
   Requirement require = Requirement::Locked;
   size_t regionPages = 4;           // data pages per region
   size_t maxRegions = 256;
-  size_t retainRegions = 2;         // empty regions kept for reuse
+  size_t retainRegions = 2;         // empty regions kept for reuse, even when idle
+  // Empty regions beyond retainRegions stay mapped while the arena is busy and are
+  // unmapped once they stayed empty for a whole period of this many ms
+  // (region-pool.cc); 0: unmapped at once, as soon as they are empty.
+  uint32_t idleReleaseMs = 1000;
 };
 
 constexpr size_t kCell = 64;
@@ -52,6 +56,7 @@ struct Region {
   bool sealed = false;
   int opens = 0;
   bool locked = false;
+  bool pooledEmpty = false;  // empty and kept for reuse (counted in Arena::empty_)
 };
 
 struct Allocation {
@@ -78,6 +83,7 @@ struct ArenaStatus {
   size_t reservedBytes = 0;
   size_t regionsCreated = 0;
   size_t regionsReleased = 0;
+  size_t regionsReleasedIdle = 0;  // of regionsReleased: by the idle release
   size_t sealFailures = 0;   // a vault region left readable after a failed re-seal (reported, retried)
   int sealErrno = 0;
   std::vector<std::string> notes;  // every downgrade, stated once
@@ -85,6 +91,17 @@ struct ArenaStatus {
 
 class Arena {
  public:
+  // Arms the idle release: bindings/idle-release.cc implements it with a libuv timer
+  // on the environment's loop, which calls idleTick() every `ms` until it returns false.
+  class IdleTimer {
+   public:
+    virtual void arm(uint32_t ms) = 0;
+    virtual void arenaGone() = 0;  // the arena is being destroyed: never call it again
+
+   protected:
+    ~IdleTimer() = default;
+  };
+
   Arena() = default;
   ~Arena();
   Arena(const Arena&) = delete;
@@ -101,8 +118,10 @@ class Arena {
   // Zeroes all data of all regions and restores fresh canaries.
   void wipeAll();
   // Vault regions are PROT_NONE except between open() and close().
-  bool open(Region* r, Err* err);
-  void close(Region* r);
+  bool open(Region* r, Err* err) { return !r->vault || openVault(r, err); }
+  void close(Region* r) {
+    if (r->vault) closeVault(r);
+  }
 
   // The instance's scratch area (HMAC state, HKDF blocks, AES key schedule):
   // reserved in region 0 at init, between canaries, never released.
@@ -116,6 +135,16 @@ class Arena {
   size_t usedCells() const;
   size_t totalCells() const;
   size_t pageSize() const { return page_; }
+
+  // ---- region retention (region-pool.cc) ----------------------------------
+  // Without a timer, empty regions beyond retainRegions are unmapped at once.
+  void setIdleTimer(IdleTimer* timer);
+  // Unmaps the empty regions that stayed empty since the last tick, beyond
+  // retainRegions. Returns true while empty regions beyond retainRegions remain.
+  bool idleTick();
+  size_t emptyRegions() const { return empty_; }
+  bool idleReleasePending() const { return idleArmed_; }
+  uint32_t idleReleaseMs() const { return idleTimer_ ? config_.idleReleaseMs : 0; }
   // Bytes from a slot's key bytes to the end of its region's data (tests only).
   size_t bytesToRegionEnd(const Allocation& a) const {
     return static_cast<size_t>(a.region->data + a.region->dataSize - a.bytes());
@@ -125,11 +154,19 @@ class Arena {
   Region* createRegion(size_t pages, bool vault, Err* err);
   bool mapRegion(Region* r, Backend backend, Err* err);
   void destroyRegion(Region* r);
+  // Region retention (region-pool.cc).
+  void regionTaken(Region* r);    // an empty region gets a slot again
+  void regionEmptied(Region* r);  // keeps, unmaps or arms the idle release
+  void removeRegion(Region* r);
+  void recountEmpty();            // after wipeAll
+  size_t releaseEmptyRegions();   // all of them, when a new region does not fit
   void writeCanaryCell(Region* r);
   static bool findRun(Region* r, uint32_t n, uint32_t* cell);
   static void markRun(Region* r, uint32_t cell, uint32_t n, bool used);
 
   bool reserveScratch(Err* err);
+  bool openVault(Region* r, Err* err);
+  void closeVault(Region* r);
   ArenaConfig config_;
   ArenaStatus status_;
   Allocation scratch_;
@@ -137,6 +174,10 @@ class Arena {
   bool unlockedNoted_ = false;
   std::vector<Region*> regions_;
   size_t page_ = 4096;
+  IdleTimer* idleTimer_ = nullptr;
+  bool idleArmed_ = false;
+  size_t empty_ = 0;     // regions with pooledEmpty
+  size_t lowEmpty_ = 0;  // the fewest empty regions since the last idle tick
 };
 
 }  // namespace ss

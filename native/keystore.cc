@@ -189,22 +189,30 @@ void KeyStore::auditFlush() {
   audit::write(audit::Record::FlushEnd, 0, 0, static_cast<uint32_t>(live_), static_cast<uint32_t>(liveScopes_), nullptr, 0);
 }
 
-bool KeyStore::destroy(uint32_t index, Err* err) {
+bool KeyStore::wipeAndFree(uint32_t index, bool* canariesOk) {
   Slot& s = slots_[index];
   auditSlot(index, static_cast<uint8_t>(audit::Record::WipedKey));
-  if (!detachLent(&s)) {
+  const bool detached = detachLent(&s);
+  unlink(index);
+  if (detached) {
+    *canariesOk = arena_.release(s.alloc, s.len);
+  } else {
     // JavaScript still holds a view of these bytes: wipe them, and never hand the cells
     // to another key (quarantined until the arena goes), rather than let the view read it.
-    unlink(index);
     sodium_memzero(s.alloc.bytes(), s.len);
     quarantined_++;
-    freeSlot(index);
+    *canariesOk = true;
+  }
+  freeSlot(index);
+  return detached;
+}
+
+bool KeyStore::destroy(uint32_t index, Err* err) {
+  bool canariesOk;
+  if (!wipeAndFree(index, &canariesOk)) {
     return err->set(Code::Internal, "a view lent by exposeUnsafe could not be detached; the key was wiped and its memory quarantined");
   }
-  unlink(index);
-  bool ok = arena_.release(s.alloc, s.len);
-  freeSlot(index);
-  if (!ok) {
+  if (!canariesOk) {
     canaryFailure(err, "on release");
     return false;
   }
@@ -237,18 +245,9 @@ bool KeyStore::closeScope(uint32_t scopeIndex, uint32_t* wiped, Err* err) {
   uint32_t n = 0;
   bool ok = true;
   while (sc.head >= 0) {
-    uint32_t i = static_cast<uint32_t>(sc.head);
-    Slot& s = slots_[i];
-    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
-    const bool detached = detachLent(&s);
-    unlink(i);
-    if (detached) {
-      if (!arena_.release(s.alloc, s.len)) ok = false;
-    } else {
-      sodium_memzero(s.alloc.bytes(), s.len);  // a view still reaches these cells: never reuse them
-      quarantined_++;
-    }
-    freeSlot(i);
+    bool canariesOk;
+    wipeAndFree(static_cast<uint32_t>(sc.head), &canariesOk);  // unlinks it: the next key is the head
+    ok = ok && canariesOk;
     n++;
   }
   sc.serial = 0;
@@ -285,22 +284,9 @@ bool KeyStore::verifyAll(Err* err) {
 size_t KeyStore::purge() {
   size_t n = 0;
   for (uint32_t i = 0; i < slots_.size(); i++) {
-    Slot& s = slots_[i];
-    if (!s.serial) continue;
-    auditSlot(i, static_cast<uint8_t>(audit::Record::WipedKey));
-    if (!detachLent(&s)) {
-      sodium_memzero(s.alloc.bytes(), s.len);
-      quarantined_++;
-      s.prev = s.next = -1;
-      s.scope = 0;
-      freeSlot(i);
-      n++;
-      continue;
-    }
-    s.prev = s.next = -1;
-    s.scope = 0;
-    arena_.release(s.alloc, s.len);
-    freeSlot(i);
+    if (!slots_[i].serial) continue;
+    bool canariesOk;  // a purge wipes everything whatever the canaries say
+    wipeAndFree(i, &canariesOk);
     n++;
   }
   for (uint32_t i = 0; i < scopes_.size(); i++) {

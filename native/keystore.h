@@ -118,6 +118,11 @@ class KeyStore {
  private:
   // False when a lent view could not be detached (the caller quarantines the cells).
   bool detachLent(Slot* s);
+  // Wipes and frees one slot: its cells go back to the arena, or, when JavaScript still
+  // holds a view of them that could not be detached, are zeroed and never reused
+  // (quarantined). Returns false when the cells were quarantined; `canariesOk` is false
+  // when the arena found a canary or the padding damaged.
+  bool wipeAndFree(uint32_t index, bool* canariesOk);
   void unlink(uint32_t index);
   void canaryFailure(Err* err, const char* where);
   void freeSlot(uint32_t index);

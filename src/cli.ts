@@ -36,7 +36,7 @@ export function formatReport(r: ProtectionReport): string {
     ['not in forks', `${yes(r.dontfork)} (MADV_DONTFORK)`],
     ['guard pages', yes(r.guardPages)],
     ['RLIMIT_MEMLOCK', `${r.memlockLimit === null ? 'unlimited' : `${r.memlockLimit} bytes`}; locked ${r.lockedBytes} bytes`],
-    ['regions', `${r.regions} x ${r.regionPages} pages; ${r.cellsInUse}/${r.cellsTotal} cells in use; ${r.liveSlots} live keys`],
+    ['regions', `${r.regions} x ${r.regionPages} pages; ${r.cellsInUse}/${r.cellsTotal} cells in use; ${r.liveSlots} live keys; ${r.retainedRegions} empty kept for reuse (up to ${r.retainRegions} when idle; ${r.idleReleaseMs ? `the rest unmapped after ${r.idleReleaseMs} ms idle` : 'the rest unmapped at once'})`],
     ['platform', `${r.platform} ${r.arch}, kernel ${r.kernel}`],
     ['libsodium', `${r.libsodium}; AES-128/256-GCM: ${r.aesGcm.implementation}${r.aesGcm.hardware ? '' : ' (no AES instructions on this CPU)'}; SHA-2 for HMAC/HKDF: ${r.sha2}`],
     ['process', `dumpable ${r.dumpable ? 'yes' : 'no'}; core limit ${r.coreLimit === null ? 'unlimited' : r.coreLimit}`],

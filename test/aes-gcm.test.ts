@@ -324,7 +324,7 @@ describe('AES-GCM residue in the arena', () => {
 
 // ---- residue on the stack: a native harness over ops/aes_gcm ---------------------------
 
-const STACK_SOURCES = ['test/native/aes-gcm-stack.cc', 'native/ops/aes_gcm.cc', 'native/ops/aes_gcm_armv8.cc', 'native/errors.cc'];
+const STACK_SOURCES = ['test/native/aes-gcm-stack.cc', 'native/ops/aes_gcm.cc', 'native/ops/aes_gcm_armv8.cc', 'native/ops/common.cc', 'native/errors.cc'];
 
 /** Compiles test/native/aes-gcm-stack.cc against the same static BearSSL and libsodium as the addon. */
 const harnesses = new Map<string, string>();

@@ -14,7 +14,7 @@ import { REPO_ROOT, qemuAarch64 } from './helpers/restricted.js';
 
 const NATIVE = join(REPO_ROOT, 'native');
 const SOURCES = ['test/native/ec-stack.cc', 'native/ops/ec.cc', 'native/ops/ed25519.cc', 'native/ops/common.cc', 'native/errors.cc'].map((f) => join(REPO_ROOT, f));
-const burnBytes = Number(/burnEcStack\(\) \{\s*(?:\/\/[^\n]*\n\s*)*volatile unsigned char pad\[(\d+)\]/.exec(readFileSync(join(NATIVE, 'ops', 'ec.cc'), 'utf8'))?.[1]);
+const burnBytes = Number(/burnEcStack\(\) \{\s*(?:\/\/[^\n]*\n\s*)*burnStack\((\d+)\)/.exec(readFileSync(join(NATIVE, 'ops', 'ec.cc'), 'utf8'))?.[1]);
 
 function have(cmd: string): boolean {
   try {

@@ -14,7 +14,11 @@
  *   they are printed and bounded (|Δ| <= 16; 64 in KMS mode, where the SDK's garbage makes
  *   the heap breathe more: +5..+14 seen). The churn case makes the arena create and
  *   destroy a region ~900 times during the soak, so a per-region VMA leak would be far
- *   outside that bound, and the arena count itself is asserted exactly;
+ *   outside that bound, and the arena count itself is asserted exactly (that case pins
+ *   idleReleaseMs 0, the policy before region retention; the case after it keeps the default
+ *   idle release: regions kept while busy, so it creates a handful instead of ~900);
+ * - baseline and after are both measured once the arena's idle release is done
+ *   (test/fixtures/soak-child.mjs waits for protectionReport().idleReleasePending to clear);
  * - VmLck exactly (and the arena's lockedBytes), RSS within +64 MiB.
  *
  * Restricted: uid 65534, RLIMIT_MEMLOCK 64 KiB, with memfd_secret and with memfd_secret
@@ -42,7 +46,19 @@ interface Metrics {
   vmLck: number;
   vmRss: number;
   heapUsed: number;
-  arena: { regions: number; lockedBytes: number; reservedBytes: number; liveSlots: number; liveScopes: number; cellsInUse: number; regionsCreated: number; regionsReleased: number };
+  arena: {
+    regions: number;
+    lockedBytes: number;
+    reservedBytes: number;
+    liveSlots: number;
+    liveScopes: number;
+    cellsInUse: number;
+    regionsCreated: number;
+    regionsReleased: number;
+    regionsReleasedIdle: number;
+    retainedRegions: number;
+    idleReleasePending: boolean;
+  };
 }
 type Line = Record<string, any> & { stage: string };
 
@@ -149,7 +165,7 @@ describe('soak: 10,000 invocations in one process, resources back to baseline', 
     expect(end.sources).toEqual({ local: N - N / 10 });
   });
 
-  it('local entropy, mlock backend, 1-page regions and retainRegions 0 (the arena creates and destroys regions all the time)', async () => {
+  it('local entropy, mlock backend, 1-page regions, retainRegions 0 and idleReleaseMs 0 (the arena creates and destroys regions all the time)', async () => {
     const { base, after, config, end } = await soak({
       mode: 'local',
       invocations: N,
@@ -158,15 +174,48 @@ describe('soak: 10,000 invocations in one process, resources back to baseline', 
       backend: 'mlock',
       regionPages: 1,
       retainRegions: 0,
+      idleReleaseMs: 0,
     });
     const churn = after.arena.regionsCreated - base.arena.regionsCreated;
-    table(`local entropy, ${config.backend}, regionPages 1, retainRegions 0, concurrency 64`, base, after, `regions created during the soak: ${churn}`);
+    table(`local entropy, ${config.backend}, regionPages 1, retainRegions 0, idleReleaseMs 0, concurrency 64`, base, after, `regions created during the soak: ${churn}`);
     expect(config.backend).toBe('mlock');
     expect(churn).toBeGreaterThan(100);
     expect(after.arena.regionsReleased - base.arena.regionsReleased).toBe(churn);
     expectBackToBaseline(base, after);
     expect(after.fds).toEqual(base.fds);
     expect(end.sources).toEqual({ local: N - N / 10 });
+  });
+
+  it('the same with the default idle release: empty regions kept while busy, and after idle VmLck, VMAs and regions back to baseline', async () => {
+    const { base, after, config, samples } = await soak({
+      mode: 'local',
+      invocations: N,
+      warmup: 10_000,
+      concurrency: 64,
+      backend: 'mlock',
+      regionPages: 1,
+      retainRegions: 0,
+      samples: 1000,
+    });
+    const created = after.arena.regionsCreated - base.arena.regionsCreated;
+    table(`local entropy, ${config.backend}, regionPages 1, retainRegions 0, default idle release, concurrency 64`, base, after, `regions created during the soak: ${created}; released when idle: ${after.arena.regionsReleasedIdle - base.arena.regionsReleasedIdle}`);
+    expect(config.backend).toBe('mlock');
+    // Both measured once the idle release was done: nothing retained, only region 0 (retainRegions 0).
+    for (const m of [base, after]) {
+      expect(m.arena.idleReleasePending).toBe(false);
+      expect(m.arena.retainedRegions).toBe(0);
+      expect(m.arena.regions).toBe(1);
+    }
+    // Busy: the arena grew once (it starts the soak at 1 region) and then reused its regions. The case
+    // above (idleReleaseMs 0) creates hundreds; a regression to that would be far above this bound.
+    const grown = Math.max(...samples.map((l) => l.metrics.arena.regions));
+    expect(grown).toBeGreaterThan(2);
+    expect(created).toBeLessThanOrEqual(grown + N / 1000);
+    // Idle: the kept regions were unmapped by the idle path, and everything is back.
+    expect(after.arena.regionsReleasedIdle - base.arena.regionsReleasedIdle).toBeGreaterThan(0);
+    expect(after.arena.regionsReleased - base.arena.regionsReleased).toBe(created);
+    expectBackToBaseline(base, after);
+    expect(after.fds).toEqual(base.fds);
   });
 
   it('KMS entropy per invocation from the local endpoint, 4 concurrent invocations', async () => {

@@ -6,7 +6,7 @@ namespace ss {
 namespace {
 
 // aeadSeal(alg, key, nonce, plaintext, aad?) -> ciphertext || tag
-Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value AeadSeal(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Aead a;
@@ -29,7 +29,7 @@ Napi::Value AeadSeal(Context& cx, const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value AeadOpen(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value AeadOpen(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Aead a;

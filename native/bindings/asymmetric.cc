@@ -11,7 +11,7 @@ namespace ss {
 namespace {
 
 // keyGenerate(use, scope) -> [handle, raw public key]
-Napi::Value KeyGenerate(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyGenerate(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   KeyKind kind;
@@ -35,7 +35,7 @@ Napi::Value KeyGenerate(Context& cx, const Napi::CallbackInfo& info) {
 
 // keyImportPrivate(bytes, use, scope): checks and copies a raw private key, then
 // zeroes the caller's bytes (also when the key is refused).
-Napi::Value KeyImportPrivate(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyImportPrivate(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   In src;
@@ -59,7 +59,7 @@ Napi::Value KeyImportPrivate(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // keyPublic(key) -> raw public key (SEC1 uncompressed point, or 32 bytes)
-Napi::Value KeyPublic(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyPublic(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;
@@ -76,7 +76,7 @@ Napi::Value KeyPublic(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // keyUse(key) -> the use the slot carries (diagnostics and tests)
-Napi::Value KeyUseName(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyUseName(Context& cx, const Args& info) {
   Err err;
   uint32_t k;
   double d;
@@ -86,7 +86,7 @@ Napi::Value KeyUseName(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // sign(key, message, der) -> signature (ECDSA: DER or P1363 r || s; Ed25519: 64 bytes)
-Napi::Value Sign(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Sign(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;
@@ -98,7 +98,7 @@ Napi::Value Sign(Context& cx, const Napi::CallbackInfo& info) {
   const KeyKind kind = cx.store.slot(k)->kind;
   const Op op = kind == KeyKind::EcdsaP384 ? Op::EcdsaP384 : kind == KeyKind::Ed25519 ? Op::Ed25519 : Op::EcdsaP256;
   if (!checkUse(kind, op, "sign", &err)) return cx.Throw(env, err);
-  const bool der = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  const bool der = Context::Flag(info.Env(), info[2]);
   uint8_t sig[kMaxSignature];  // public output
   size_t n = 0;
   {
@@ -111,7 +111,7 @@ Napi::Value Sign(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // agree(key, peerPublic, scope) -> handle of the shared secret (use 'shared')
-Napi::Value Agree(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Agree(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k, owner, index;

@@ -9,7 +9,7 @@
 namespace ss {
 namespace {
 
-Napi::Value AuditFlush(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value AuditFlush(Context& cx, const Args& info) {
   if (!audit::on()) return Napi::Number::New(info.Env(), -1);
   cx.store.auditFlush();
   return Napi::Number::New(info.Env(), static_cast<double>(audit::records()));

@@ -19,6 +19,37 @@
 
 namespace ss {
 
+// The arguments of one call, read with one napi_get_cb_info into a stack array.
+// (node-addon-api's CallbackInfo allocates its argument array on the heap beyond
+// six arguments; hkdfExpandMany takes seven.) Missing arguments read as undefined.
+class Args {
+ public:
+  static constexpr size_t kMax = 8;
+  Args(napi_env env, napi_callback_info cb) : env_(env) {
+    size_t argc = kMax;
+    if (napi_get_cb_info(env, cb, &argc, argv_, nullptr, &data_) != napi_ok) argc = 0;
+    argc_ = argc;
+    napi_value undefined = nullptr;
+    for (size_t i = argc < kMax ? argc : kMax; i < kMax; i++) {
+      if (!undefined) napi_get_undefined(env, &undefined);
+      argv_[i] = undefined;
+    }
+  }
+  Args(const Args&) = delete;
+  Args& operator=(const Args&) = delete;
+  Napi::Env Env() const { return Napi::Env(env_); }
+  // Every binding reads at most kMax arguments (checked where they are declared).
+  Napi::Value operator[](size_t i) const { return i < kMax ? Napi::Value(env_, argv_[i]) : Env().Undefined(); }
+  size_t Length() const { return argc_; }
+  void* Data() const { return data_; }
+
+ private:
+  napi_env env_;
+  size_t argc_ = 0;
+  void* data_ = nullptr;
+  napi_value argv_[kMax];
+};
+
 class Context {
  public:
   explicit Context(napi_env env) : store(env) {}
@@ -37,57 +68,71 @@ class Context {
   Napi::Value Bad(Napi::Env env, const std::string& message) { return Throw(env, Code::InvalidArgument, message); }
 
   // ---- argument helpers --------------------------------------------------
-  bool Bytes(const Napi::CallbackInfo& info, size_t i, const char* name, In* out, bool optional, Err* err) {
+  // Each reads its argument with one N-API call where one suffices: a failed
+  // napi_get_value_double / napi_get_typedarray_info is the type check (no
+  // napi_typeof first), and undefined/null is asked about only when that failed.
+  static bool NumberOf(napi_env env, napi_value v, double* out) { return napi_get_value_double(env, v, out) == napi_ok; }
+  static bool Nullish(napi_env env, napi_value v) {
+    napi_valuetype t;
+    return napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null);
+  }
+  static bool Undefined(napi_env env, napi_value v) {
+    napi_valuetype t;
+    return napi_typeof(env, v, &t) == napi_ok && t == napi_undefined;
+  }
+  // A boolean argument: true only for `true` (anything else is false).
+  static bool Flag(napi_env env, napi_value v) {
+    bool b = false;
+    return napi_get_value_bool(env, v, &b) == napi_ok && b;
+  }
+  // A Uint8Array's bytes (no ArrayBuffer handle is asked for: nothing extra is materialised).
+  static bool Uint8(napi_env env, napi_value v, In* out) {
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return false;
+    }
+    out->p = static_cast<const uint8_t*>(data);
+    out->n = length;
+    return true;
+  }
+
+  bool Bytes(const Args& info, size_t i, const char* name, In* out, bool optional, Err* err) {
     return BytesValue(info.Env(), info[i], name, out, optional, err);
   }
 
-  bool BytesValue(napi_env env, Napi::Value v, const char* name, In* out, bool optional, Err* err) {
-    if (optional && (v.IsUndefined() || v.IsNull())) {
+  bool BytesValue(napi_env env, napi_value v, const char* name, In* out, bool optional, Err* err) {
+    if (Uint8(env, v, out)) return true;
+    if (optional && Nullish(env, v)) {
       *out = In{};
       return true;
-    }
-    if (v.IsTypedArray()) {
-      napi_typedarray_type type;
-      size_t length;
-      void* data;
-      napi_value ab;
-      size_t offset;
-      if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) == napi_ok &&
-          type == napi_uint8_array) {
-        out->p = static_cast<const uint8_t*>(data);
-        out->n = length;
-        return true;
-      }
     }
     return err->set(Code::InvalidArgument, std::string(name) + " must be a Buffer or Uint8Array");
   }
 
   // An optional caller-provided output array of exactly `len` bytes (JS allocates from
   // its pool far cheaper than napi_create_buffer); otherwise a new Buffer.
-  bool Output(const Napi::CallbackInfo& info, size_t i, size_t len, Napi::Value* holder, uint8_t** data, Err* err) {
-    Napi::Value v = info[i];
-    if (v.IsUndefined() || v.IsNull()) {
-      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(info.Env(), len);
-      *holder = b;
-      *data = b.Data();
+  bool Output(const Args& info, size_t i, size_t len, Napi::Value* holder, uint8_t** data, Err* err) {
+    napi_env env = info.Env();
+    napi_value v = info[i];
+    In o;
+    if (Uint8(env, v, &o)) {
+      if (o.n != len) return err->set(Code::InvalidArgument, "output must be " + std::to_string(len) + " bytes");
+      *holder = Napi::Value(env, v);
+      *data = const_cast<uint8_t*>(o.p);
       return true;
     }
-    In o;
-    if (!Bytes(info, i, "output", &o, false, err)) return false;
-    if (o.n != len) return err->set(Code::InvalidArgument, "output must be " + std::to_string(len) + " bytes");
-    *holder = v;
-    *data = const_cast<uint8_t*>(o.p);
+    if (!Nullish(env, v)) return err->set(Code::InvalidArgument, "output must be a Buffer or Uint8Array");
+    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(info.Env(), len);
+    *holder = b;
+    *data = b.Data();
     return true;
   }
 
-  bool Number(const Napi::CallbackInfo& info, size_t i, double* out) {
-    Napi::Value v = info[i];
-    if (!v.IsNumber()) return false;
-    *out = v.As<Napi::Number>().DoubleValue();
-    return true;
-  }
+  bool Number(const Args& info, size_t i, double* out) { return NumberOf(info.Env(), info[i], out); }
 
-  bool Size(const Napi::CallbackInfo& info, size_t i, const char* name, size_t min, size_t max, size_t* out, Err* err) {
+  bool Size(const Args& info, size_t i, const char* name, size_t min, size_t max, size_t* out, Err* err) {
     double d;
     // Range first: casting NaN, infinities or huge values is undefined behaviour.
     if (!Number(info, i, &d) || !(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d)) {
@@ -98,34 +143,41 @@ class Context {
     return true;
   }
 
-  bool Key(const Napi::CallbackInfo& info, size_t i, uint32_t* index, Err* err) { return KeyValue(info[i], index, err); }
+  bool Key(const Args& info, size_t i, uint32_t* index, Err* err) { return KeyValue(info.Env(), info[i], index, err); }
 
   // A live key that is not lent: the check every operation makes on its key arguments.
-  bool KeyValue(Napi::Value v, uint32_t* index, Err* err) {
+  bool KeyValue(napi_env env, napi_value v, uint32_t* index, Err* err) {
     if (!store.arena().initialized()) return err->set(Code::NotInitialized, "secret memory is not initialised");
-    if (!v.IsNumber()) return err->set(Code::InvalidHandle, "not a key handle");
-    if (!store.decodeKey(v.As<Napi::Number>().DoubleValue(), index, err)) return false;
+    double d;
+    if (!NumberOf(env, v, &d)) return err->set(Code::InvalidHandle, "not a key handle");
+    if (!store.decodeKey(d, index, err)) return false;
     if (store.slot(*index)->lent) {
       return err->set(Code::KeyLent, "key is lent to JavaScript by exposeUnsafe and cannot be used until returned");
     }
     return true;
   }
 
-  // Scope owner argument: undefined/0 = no scope, else a live scope handle.
-  bool Owner(const Napi::CallbackInfo& info, size_t i, uint32_t* owner, Err* err) {
-    Napi::Value v = info[i];
-    if (v.IsUndefined() || v.IsNull() || (v.IsNumber() && v.As<Napi::Number>().DoubleValue() == 0)) {
+  // Scope owner argument: undefined/null/0 = no scope, else a live scope handle.
+  bool Owner(const Args& info, size_t i, uint32_t* owner, Err* err) {
+    napi_env env = info.Env();
+    napi_value v = info[i];
+    double d;
+    if (!NumberOf(env, v, &d)) {
+      if (!Nullish(env, v)) return err->set(Code::InvalidHandle, "not a scope handle");
       *owner = 0;
       return true;
     }
-    if (!v.IsNumber()) return err->set(Code::InvalidHandle, "not a scope handle");
+    if (d == 0) {
+      *owner = 0;
+      return true;
+    }
     uint32_t s;
-    if (!store.decodeScope(v.As<Napi::Number>().DoubleValue(), &s, err)) return false;
+    if (!store.decodeScope(d, &s, err)) return false;
     *owner = s + 1;
     return true;
   }
 
-  bool HashArg(const Napi::CallbackInfo& info, size_t i, Hash* h, Err* err) {
+  bool HashArg(const Args& info, size_t i, Hash* h, Err* err) {
     double d;
     if (!Number(info, i, &d) || (d != 0 && d != 1)) {
       return err->set(Code::UnsupportedAlgorithm, "hash must be sha256 or sha512");
@@ -134,7 +186,7 @@ class Context {
     return true;
   }
 
-  bool AeadArg(const Napi::CallbackInfo& info, size_t i, Aead* a, Err* err) {
+  bool AeadArg(const Args& info, size_t i, Aead* a, Err* err) {
     double d;
     if (!Number(info, i, &d) || (d != 0 && d != 1 && d != 2 && d != 3)) {
       return err->set(Code::UnsupportedAlgorithm,
@@ -161,13 +213,13 @@ class Context {
 };
 
 // ---- registry ------------------------------------------------------------
-// A binding is a plain function of (Context&, CallbackInfo); bind<F> adapts it
+// A binding is a plain function of (Context&, Args); bind<F> adapts it
 // to a napi_callback that finds the Context in its callback data (no lookup).
-using Method = Napi::Value (*)(Context& cx, const Napi::CallbackInfo& info);
+using Method = Napi::Value (*)(Context& cx, const Args& info);
 
 template <Method F>
 napi_value bind(napi_env env, napi_callback_info cbinfo) {
-  Napi::CallbackInfo info(env, cbinfo);
+  Args info(env, cbinfo);
   return F(*static_cast<Context*>(info.Data()), info);
 }
 

@@ -6,7 +6,7 @@ namespace {
 
 // exposeBegin(key) lends a zero-copy view of the slot; exposeEnd(key) detaches
 // it and wipes and releases the key. Scope end does the same.
-Napi::Value ExposeBegin(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ExposeBegin(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;
@@ -24,7 +24,7 @@ Napi::Value ExposeBegin(Context& cx, const Napi::CallbackInfo& info) {
   return ab;
 }
 
-Napi::Value ExposeEnd(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ExposeEnd(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;

@@ -3,7 +3,7 @@
 // use the key is made from nlen/8 + 8 bytes of output (bindings/uses.h).
 #include <sodium.h>
 
-#include <memory>
+#include <optional>
 
 #include "bindings/context.h"
 #include "bindings/uses.h"
@@ -16,7 +16,7 @@ constexpr uint32_t kMaxExpandMany = 64;
 
 // ---- HKDF --------------------------------------------------------------
 // hkdfExtract(hash, ikm: handle | handle[], salt?, scope)
-Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HkdfExtract(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -36,7 +36,7 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   size_t parts = 0;
   if (many) {
     for (uint32_t k = 0; k < count; k++) {
-      if (!cx.KeyValue(elements[k], &ikm[parts], &err) || !Uses(cx, ikm[parts], Op::Hkdf, "hkdfExtract", &err)) return cx.Throw(env, err);
+      if (!cx.KeyValue(env, elements[k], &ikm[parts], &err) || !Uses(cx, ikm[parts], Op::Hkdf, "hkdfExtract", &err)) return cx.Throw(env, err);
       parts++;
     }
   } else {
@@ -48,10 +48,10 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
   Napi::Value id = cx.NewKey(env, hashLen(h), KeyKind::Hkdf, owner, false, &index);
   if (env.IsExceptionPending()) return id;
   In in[8];
-  std::unique_ptr<SlotAccess> acc[8];
+  std::optional<SlotAccess> acc[8];  // on the stack: no allocation per call
   for (size_t k = 0; k < parts; k++) {
     Slot* s = cx.store.slot(ikm[k]);
-    acc[k].reset(new SlotAccess(&cx.store, s));
+    acc[k].emplace(&cx.store, s);
     if (!acc[k]->ok()) return cx.Abandon(env, index, acc[k]->error());
     in[k] = In{acc[k]->bytes(), s->len};
   }
@@ -61,7 +61,7 @@ Napi::Value HkdfExtract(Context& cx, const Napi::CallbackInfo& info) {
 
 // hkdfExpandMany(hash, prk, infos[], length, scope, ids: Float64Array, use?) -> count
 // One output key per info, HMAC keyed once. All or nothing: on any failure no key is left.
-Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HkdfExpandMany(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -142,7 +142,7 @@ Napi::Value HkdfExpandMany(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // hkdfExpand(hash, prk, info, length, scope, use?)
-Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HkdfExpand(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -176,7 +176,7 @@ Napi::Value HkdfExpand(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // hkdf(hash, ikm, salt?, info, length, scope, use?): extract + expand, PRK only in scratch.
-Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Hkdf(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -212,7 +212,7 @@ Napi::Value Hkdf(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // ---- HMAC --------------------------------------------------------------
-Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HmacSign(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -224,7 +224,7 @@ Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
       !cx.Bytes(info, 2, "message", &msg, false, &err)) {
     return cx.Throw(env, err);
   }
-  if (info[3].IsUndefined()) {
+  if (Context::Undefined(env, info[3])) {
     tagLen = hashLen(h);
   } else if (!cx.Size(info, 3, "tag length", 16, hashLen(h), &tagLen, &err)) {
     return cx.Throw(env, err);
@@ -240,7 +240,7 @@ Napi::Value HmacSign(Context& cx, const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value HmacVerify(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HmacVerify(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;

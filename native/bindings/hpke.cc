@@ -8,6 +8,8 @@
 #include <cmath>
 #include <memory>
 
+#include <optional>
+
 #include "bindings/context.h"
 #include "bindings/uses.h"
 #include "ops/hpke.h"
@@ -16,7 +18,7 @@ namespace ss {
 namespace {
 
 // A key argument that may be absent (undefined): HPKE's empty salt or empty IKM.
-bool OptionalKey(Context& cx, const Napi::CallbackInfo& info, size_t i, const char* what, uint32_t* index, bool* present,
+bool OptionalKey(Context& cx, const Args& info, size_t i, const char* what, uint32_t* index, bool* present,
                  Err* err) {
   *present = !(info[i].IsUndefined() || info[i].IsNull());
   if (!*present) return true;
@@ -25,7 +27,7 @@ bool OptionalKey(Context& cx, const Napi::CallbackInfo& info, size_t i, const ch
 
 // hpkeLabeledExtract(hash, salt: handle | undefined, prefix, ikm: handle | undefined, scope) -> handle (use hkdf)
 // HKDF-Extract(salt, prefix || ikm): LabeledExtract with prefix = "HPKE-v1" || suite_id || label.
-Napi::Value HpkeLabeledExtract(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HpkeLabeledExtract(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -41,19 +43,19 @@ Napi::Value HpkeLabeledExtract(Context& cx, const Napi::CallbackInfo& info) {
   }
   Napi::Value id = cx.NewKey(env, hashLen(h), KeyKind::Hkdf, owner, false, &index);
   if (env.IsExceptionPending()) return id;
-  std::unique_ptr<SlotAccess> saltAcc, ikmAcc;
+  std::optional<SlotAccess> saltAcc, ikmAcc;
   In saltIn, parts[2];
   size_t n = 0;
   parts[n++] = prefix;
   if (hasSalt) {
     Slot* s = cx.store.slot(salt);
-    saltAcc.reset(new SlotAccess(&cx.store, s));
+    saltAcc.emplace(&cx.store, s);
     if (!saltAcc->ok()) return cx.Abandon(env, index, saltAcc->error());
     saltIn = In{saltAcc->bytes(), s->len};
   }
   if (hasIkm) {
     Slot* s = cx.store.slot(ikm);
-    ikmAcc.reset(new SlotAccess(&cx.store, s));
+    ikmAcc.emplace(&cx.store, s);
     if (!ikmAcc->ok()) return cx.Abandon(env, index, ikmAcc->error());
     parts[n++] = In{ikmAcc->bytes(), s->len};
   }
@@ -65,7 +67,7 @@ Napi::Value HpkeLabeledExtract(Context& cx, const Napi::CallbackInfo& info) {
 
 // hpkeContextKey(hash, secret, keyInfo, nonceInfo, nk, scope) -> handle (use hpke):
 // key = LabeledExpand(secret, "key", ctx, Nk) || base_nonce = LabeledExpand(secret, "base_nonce", ctx, Nn).
-Napi::Value HpkeContextKey(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HpkeContextKey(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Hash h;
@@ -94,7 +96,7 @@ Napi::Value HpkeContextKey(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // The context key and the sequence number of hpkeSeal/hpkeOpen (seq: an integer 0 .. 2^53 - 1).
-bool ContextArgs(Context& cx, const Napi::CallbackInfo& info, const char* what, Aead* a, uint32_t* k, uint64_t* seq,
+bool ContextArgs(Context& cx, const Args& info, const char* what, Aead* a, uint32_t* k, uint64_t* seq,
                  Err* err) {
   double d;
   if (!cx.AeadArg(info, 0, a, err) || !cx.Key(info, 1, k, err) || !Uses(cx, *k, Op::Hpke, what, err)) return false;
@@ -110,7 +112,7 @@ bool ContextArgs(Context& cx, const Napi::CallbackInfo& info, const char* what, 
 }
 
 // hpkeSeal(aead, contextKey, seq, plaintext, aad?, out?) -> ciphertext || tag
-Napi::Value HpkeSeal(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HpkeSeal(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Aead a;
@@ -138,7 +140,7 @@ Napi::Value HpkeSeal(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // hpkeOpen(aead, contextKey, seq, ciphertext, aad?, out?) -> plaintext
-Napi::Value HpkeOpen(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HpkeOpen(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   Aead a;
@@ -169,7 +171,7 @@ Napi::Value HpkeOpen(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // hpkeDeriveP256(dkpPrk, candidatePrefix, scope) -> handle (use ecdh-p256)
-Napi::Value HpkeDeriveP256(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HpkeDeriveP256(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   In prefix;

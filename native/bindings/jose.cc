@@ -9,7 +9,7 @@ namespace ss {
 namespace {
 
 // concatKdf(z, otherInfo, length, scope) -> handle (use aead)
-Napi::Value ConcatKdf(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ConcatKdf(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   In otherInfo;

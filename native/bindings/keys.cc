@@ -11,33 +11,39 @@ namespace ss {
 namespace {
 
 // ---- scopes ------------------------------------------------------------
-Napi::Value ScopeOpen(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ScopeOpen(Context& cx, const Args& info) {
   double id;
   Err err;
   if (!cx.store.openScope(&id, &err)) return cx.Throw(info.Env(), err);
   return Napi::Number::New(info.Env(), id);
 }
 
-Napi::Value ScopeClose(Context& cx, const Napi::CallbackInfo& info) {
+// scopeClose(id, ifOpen?) -> keys wiped
+Napi::Value ScopeClose(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   double d;
   Err err;
   uint32_t s, wiped = 0;
   if (!cx.Number(info, 0, &d)) return cx.Throw(env, Code::InvalidHandle, "not a scope handle");
-  if (!cx.store.decodeScope(d, &s, &err)) return cx.Throw(env, err);
+  if (!cx.store.decodeScope(d, &s, &err)) {
+    // scopeClose(id, true): a scope already gone (a purge, a canary violation) wiped nothing
+    // more; one call instead of scopeAlive + scopeClose on every scope's end.
+    if (err.code == Code::ScopeEnded && Context::Flag(env, info[1])) return Napi::Number::New(env, 0);
+    return cx.Throw(env, err);
+  }
   if (!cx.store.closeScope(s, &wiped, &err)) {
     return cx.Throw(env, err);
   }
   return Napi::Number::New(env, wiped);
 }
 
-Napi::Value ScopeAlive(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ScopeAlive(Context& cx, const Args& info) {
   double d;
   if (!cx.Number(info, 0, &d)) return Napi::Boolean::New(info.Env(), false);
   return Napi::Boolean::New(info.Env(), cx.store.scopeAlive(d));
 }
 
-Napi::Value ScopeKeyCount(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value ScopeKeyCount(Context& cx, const Args& info) {
   double d;
   uint32_t s;
   Err err;
@@ -47,7 +53,7 @@ Napi::Value ScopeKeyCount(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // ---- keys --------------------------------------------------------------
-Napi::Value KeyRelease(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyRelease(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   Err err;
@@ -60,7 +66,7 @@ Napi::Value KeyRelease(Context& cx, const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value KeyLength(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyLength(Context& cx, const Args& info) {
   uint32_t i;
   Err err;
   double d;
@@ -69,7 +75,7 @@ Napi::Value KeyLength(Context& cx, const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cx.store.slot(i)->len);
 }
 
-Napi::Value KeyAlive(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyAlive(Context& cx, const Args& info) {
   uint32_t i;
   Err err;
   double d;
@@ -78,13 +84,13 @@ Napi::Value KeyAlive(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // keyRandom(length, scope, sealed)
-Napi::Value KeyRandom(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyRandom(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   size_t len;
   uint32_t owner, index;
   if (!cx.Size(info, 0, "key length", 1, kMaxKeyBytes, &len, &err) || !cx.Owner(info, 1, &owner, &err)) return cx.Throw(env, err);
-  bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  bool sealed = Context::Flag(env, info[2]);
   Napi::Value id = cx.NewKey(env, len, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) return id;
   bool ok;
@@ -100,14 +106,14 @@ Napi::Value KeyRandom(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // keyImport(bytes, scope, sealed): copies into a slot, then zeroes the caller's bytes.
-Napi::Value KeyImport(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyImport(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   In src;
   uint32_t owner, index;
   if (!cx.Bytes(info, 0, "key material", &src, false, &err) || !cx.Owner(info, 1, &owner, &err)) return cx.Throw(env, err);
   if (src.n == 0 || src.n > kMaxKeyBytes) return cx.Bad(env, "key material must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
-  bool sealed = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  bool sealed = Context::Flag(env, info[2]);
   Napi::Value id = cx.NewKey(env, src.n, sealed ? KeyKind::Root : KeyKind::Secret, owner, sealed, &index);
   if (env.IsExceptionPending()) return id;
   {
@@ -125,7 +131,7 @@ Napi::Value KeyImport(Context& cx, const Napi::CallbackInfo& info) {
 
 // keyDecode(bytes, offset, length, encoding, scope, sealed): decodes text key
 // material straight into a slot and zeroes the source range.
-Napi::Value KeyDecode(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value KeyDecode(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   In src;
@@ -136,7 +142,7 @@ Napi::Value KeyDecode(Context& cx, const Napi::CallbackInfo& info) {
       !cx.Size(info, 3, "encoding", 0, 2, &enc, &err) || !cx.Owner(info, 4, &owner, &err)) {
     return cx.Throw(env, err);
   }
-  bool sealed = info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+  bool sealed = Context::Flag(env, info[5]);
   In part{src.p + off, len};
   auto* wipeFrom = const_cast<uint8_t*>(part.p);
   if (!decodedLength(static_cast<Encoding>(enc), part, &outLen, &err) || outLen == 0 || outLen > kMaxKeyBytes) {

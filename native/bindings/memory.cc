@@ -6,19 +6,20 @@
 #include <sys/utsname.h>
 
 #include "bindings/context.h"
+#include "bindings/idle-release.h"
 
 namespace ss {
 namespace {
 
-Napi::Value Report(Context& cx, const Napi::CallbackInfo& info);  // configure() returns the report
+Napi::Value Report(Context& cx, const Args& info);  // configure() returns the report
 
-Napi::Value SetErrorFactory(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value SetErrorFactory(Context& cx, const Args& info) {
   if (!info[0].IsFunction()) return cx.Bad(info.Env(), "error factory must be a function");
   cx.errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
-Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Configure(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   if (cx.store.arena().initialized()) return cx.Throw(env, Code::InvalidArgument, "secret memory is already initialised");
   ArenaConfig c;
@@ -64,6 +65,12 @@ Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
     if (!(p >= 0 && p <= 65536) || p != std::floor(p)) return cx.Bad(env, "retainRegions must be an integer from 0 to 65536");
     c.retainRegions = static_cast<size_t>(p);
   }
+  Napi::Value idle = o.Get("idleReleaseMs");
+  if (!idle.IsUndefined()) {
+    double p = idle.IsNumber() ? idle.As<Napi::Number>().DoubleValue() : -1;
+    if (!(p >= 0 && p <= 3600000) || p != std::floor(p)) return cx.Bad(env, "idleReleaseMs must be an integer from 0 to 3600000 (ms)");
+    c.idleReleaseMs = static_cast<uint32_t>(p);
+  }
   if (o.Get("sha2").IsString()) {
     std::string e = o.Get("sha2").As<Napi::String>().Utf8Value();
     if (e == "libsodium") {
@@ -85,10 +92,12 @@ Napi::Value Configure(Context& cx, const Napi::CallbackInfo& info) {
   if (sodium_init() < 0) return cx.Throw(env, Code::Internal, "libsodium failed to initialise");
   Err err;
   if (!cx.store.arena().init(c, &err)) return cx.Throw(env, err);
+  // Without a timer the arena unmaps surplus empty regions at once (report: idleReleaseMs 0).
+  if (c.idleReleaseMs > 0) attachIdleRelease(env, &cx.store.arena());
   return Report(cx, info);
 }
 
-Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Report(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Napi::Object r = Napi::Object::New(env);
   const Arena& a = cx.store.arena();
@@ -130,6 +139,12 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   r.Set("regions", static_cast<double>(a.regionCount()));
   r.Set("regionsCreated", static_cast<double>(s.regionsCreated));
   r.Set("regionsReleased", static_cast<double>(s.regionsReleased));
+  // Region retention (region-pool.cc): empty regions kept mapped for reuse, and when they go.
+  r.Set("retainRegions", static_cast<double>(a.config().retainRegions));
+  r.Set("idleReleaseMs", static_cast<double>(a.idleReleaseMs()));
+  r.Set("retainedRegions", static_cast<double>(a.emptyRegions()));
+  r.Set("idleReleasePending", a.idleReleasePending());
+  r.Set("regionsReleasedIdle", static_cast<double>(s.regionsReleasedIdle));
   r.Set("liveSlots", static_cast<double>(cx.store.liveSlots()));
   r.Set("liveScopes", static_cast<double>(cx.store.liveScopes()));
   r.Set("cellsInUse", static_cast<double>(a.usedCells()));
@@ -167,7 +182,7 @@ Napi::Value Report(Context& cx, const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value Verify(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Verify(Context& cx, const Args& info) {
   Err err;
   if (!cx.store.verifyAll(&err)) {
     return cx.Throw(info.Env(), err);
@@ -175,7 +190,7 @@ Napi::Value Verify(Context& cx, const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(cx.store.liveSlots()));
 }
 
-Napi::Value HardenProcess(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value HardenProcess(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   std::string problems;
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) problems += "PR_SET_DUMPABLE: " + errnoText(errno) + "; ";
@@ -188,7 +203,7 @@ Napi::Value HardenProcess(Context& cx, const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value Purge(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value Purge(Context& cx, const Args& info) {
   size_t n = cx.store.purge();
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }

@@ -128,7 +128,7 @@ Scrubber* scrubberFor(napi_env env, Err* err) {
   return s;
 }
 
-Napi::Value StackScrubSoon(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value StackScrubSoon(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) return cx.Bad(env, "stackScrubSoon takes a callback");
   size_t depth = kStackScrubDepth;
@@ -150,7 +150,7 @@ Napi::Value StackScrubSoon(Context& cx, const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value StackScrubReport(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value StackScrubReport(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   Scrubber* s = tScrubber;

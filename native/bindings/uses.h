@@ -23,19 +23,20 @@ inline bool Uses(Context& cx, uint32_t index, Op op, const char* what, Err* err)
 
 // A use argument (KeyKind number); undefined gives `dflt`. Root is never asked for, and
 // hpke keys are made only by bindings/hpke.cc (a derived one would skip its key schedule).
-inline bool UseArg(const Napi::CallbackInfo& info, size_t i, KeyKind dflt, KeyKind* kind, Err* err) {
-  Napi::Value v = info[i];
-  if (v.IsUndefined()) {
+inline bool UseArg(const Args& info, size_t i, KeyKind dflt, KeyKind* kind, Err* err) {
+  double d;
+  if (!Context::NumberOf(info.Env(), info[i], &d)) {
+    if (!Context::Undefined(info.Env(), info[i])) return err->set(Code::InvalidArgument, "unknown key use");
     *kind = dflt;
     return true;
   }
-  if (!v.IsNumber() || !kindFromNumber(v.As<Napi::Number>().DoubleValue(), kind) || *kind == KeyKind::Root || *kind == KeyKind::Hpke) {
+  if (!kindFromNumber(d, kind) || *kind == KeyKind::Root || *kind == KeyKind::Hpke) {
     return err->set(Code::InvalidArgument, "unknown key use");
   }
   return true;
 }
 
-inline bool AsymmetricUse(const Napi::CallbackInfo& info, size_t i, KeyKind* kind, Err* err) {
+inline bool AsymmetricUse(const Args& info, size_t i, KeyKind* kind, Err* err) {
   if (!UseArg(info, i, KeyKind::Secret, kind, err)) return false;
   if (!isAsymmetric(*kind)) return err->set(Code::InvalidArgument, "use must be an asymmetric key use");
   return true;

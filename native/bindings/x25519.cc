@@ -9,7 +9,7 @@ namespace ss {
 namespace {
 
 // x25519Generate(scope) -> [handle, publicKey]
-Napi::Value X25519Generate(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value X25519Generate(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t owner, index;
@@ -25,7 +25,7 @@ Napi::Value X25519Generate(Context& cx, const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value X25519PublicKey(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value X25519PublicKey(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k;
@@ -40,7 +40,7 @@ Napi::Value X25519PublicKey(Context& cx, const Napi::CallbackInfo& info) {
 }
 
 // x25519Shared(privateKey, peerPublic, scope) -> handle of the shared secret
-Napi::Value X25519SharedKey(Context& cx, const Napi::CallbackInfo& info) {
+Napi::Value X25519SharedKey(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
   Err err;
   uint32_t k, owner, index;

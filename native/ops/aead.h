@@ -16,6 +16,8 @@ size_t aeadKeyLen(Aead a);
 constexpr size_t kAeadTagLen = 16;
 
 bool aeadCheck(Aead a, size_t keyLen, size_t nonceLen, Err* err);
+// Bytes of stack the ChaCha family burns after each call (measured once; ops/common.h).
+size_t chachaBurn();
 // `aes` is the instance's AES-GCM engine (ops/aes_gcm.h); the ChaCha family ignores it.
 bool aeadSeal(Aead a, const AesGcmEngine& aes, const uint8_t* key, In nonce, In msg, In aad, uint8_t* out,
               uint8_t* scratch, Err* err);

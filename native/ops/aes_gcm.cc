@@ -16,6 +16,7 @@
 
 #include "arena.h"  // kScratchBytes
 #include "ops/aes_gcm_armv8.h"
+#include "ops/common.h"  // burnStack
 
 namespace ss {
 
@@ -64,12 +65,9 @@ const char* aesGcmImplName(const AesGcmEngine& e) { return e.name; }
 
 // Scrubs the stack the engines used below the caller: BearSSL's ct64 CTR expands
 // the bitsliced round keys into a ~1 KiB local array, and the SIMD engines may
-// spill round keys and powers of H. 4 KiB covers the deepest call chain here.
-__attribute__((noinline)) static void scrubStack() {
-  volatile unsigned char pad[4096];
-  sodium_memzero(const_cast<unsigned char*>(pad), sizeof pad);
-  __asm__ __volatile__("" : : "r"(pad) : "memory");
-}
+// spill round keys and powers of H. 4 KiB covers the deepest call chain here
+// (burnStack zeroes inline, so no frame of its own is left below; test/stack-burn.test.ts).
+static void scrubStack() { burnStack(4096); }
 
 static const uint8_t kNothing[1] = {0};
 static const uint8_t* nonNull(const uint8_t* p) { return p ? p : kNothing; }

@@ -49,30 +49,39 @@ static void hmacKey(const HashImpl& H, In key, uint8_t* scratch) {
   H.init(scratch + kOctx);
   H.update(scratch + kOctx, pad, H.block);
   sodium_memzero(pad, H.block);
-  sodium_memzero(work, kHashCtxBytes);
+  sodium_memzero(work, H.ctx);
 }
 
 static void hmacRun(const HashImpl& H, const In* parts, size_t n, uint8_t* out, uint8_t* scratch) {
   uint8_t* work = scratch + kWork;
   uint8_t* inner = scratch + kInner;
-  std::memcpy(work, scratch + kIctx, kHashCtxBytes);
+  std::memcpy(work, scratch + kIctx, H.ctx);
   for (size_t i = 0; i < n; i++) H.update(work, parts[i].p, parts[i].n);
   H.final(work, inner);
-  std::memcpy(work, scratch + kOctx, kHashCtxBytes);
+  std::memcpy(work, scratch + kOctx, H.ctx);
   H.update(work, inner, H.out);
   H.final(work, out);
   sodium_memzero(inner, H.out);
 }
 
-static void wipeHmac(uint8_t* scratch) { sodium_memzero(scratch, kHmacArea); }
+// Zeroes what an HMAC/HKDF call wrote to the HMAC area: the keyed states, the pad block,
+// the inner hash, the T block and the working state (not the unused gaps between them).
+static void wipeHmac(const HashImpl& H, uint8_t* scratch) {
+  sodium_memzero(scratch + kIctx, H.ctx);
+  sodium_memzero(scratch + kOctx, H.ctx);
+  sodium_memzero(scratch + kPad, H.block);
+  sodium_memzero(scratch + kInner, H.out);
+  sodium_memzero(scratch + kT, H.out);
+  sodium_memzero(scratch + kWork, H.ctx);
+}
 
 bool hkdfExtract(const HashSet& hs, Hash h, In salt, const In* ikm, size_t parts, uint8_t* prk, uint8_t* scratch, Err*) {
   // An absent salt is HashLen zero bytes, which HMAC pads to the same block as an empty key.
   const HashImpl& H = impl(hs, h);
   hmacKey(H, salt, scratch);
   hmacRun(H, ikm, parts, prk, scratch);
-  wipeHmac(scratch);
-  burnStack();
+  wipeHmac(impl(hs, h), scratch);
+  burnStack(hs.burn(h == Hash::Sha256));
   return true;
 }
 
@@ -107,8 +116,8 @@ bool hkdfExpandMany(const HashSet& hs, Hash h, const uint8_t* prk, size_t prkLen
     }
   }
   sodium_memzero(t, hl);
-  wipeHmac(scratch);
-  burnStack();
+  wipeHmac(impl(hs, h), scratch);
+  burnStack(hs.burn(h == Hash::Sha256));
   return true;
 }
 
@@ -128,8 +137,8 @@ bool hmacSign(const HashSet& hs, Hash h, In key, In msg, uint8_t* tag, size_t ta
   hmacRun(impl(hs, h), &msg, 1, full, scratch);
   std::memcpy(tag, full, tagLen);
   sodium_memzero(full, hl);
-  wipeHmac(scratch);
-  burnStack();
+  wipeHmac(impl(hs, h), scratch);
+  burnStack(hs.burn(h == Hash::Sha256));
   return true;
 }
 
@@ -144,8 +153,8 @@ bool hmacVerify(const HashSet& hs, Hash h, In key, In msg, In tag, bool* valid, 
   hmacRun(impl(hs, h), &msg, 1, full, scratch);
   *valid = sodium_memcmp(full, tag.p, tag.n) == 0;
   sodium_memzero(full, hl);
-  wipeHmac(scratch);
-  burnStack();
+  wipeHmac(impl(hs, h), scratch);
+  burnStack(hs.burn(h == Hash::Sha256));
   return true;
 }
 

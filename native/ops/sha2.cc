@@ -1,5 +1,7 @@
 #include "ops/sha2.h"
 
+#include "ops/stack.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -25,9 +27,9 @@ void s512Final(void* c, uint8_t* out) { crypto_hash_sha512_final(static_cast<cry
 
 static_assert(sizeof(crypto_hash_sha512_state) <= kHashCtxBytes, "hash context too small");
 
-const HashImpl kSodium256 = {"libsodium", 64, 32, s256Init, s256Update, s256Final};
-const HashImpl kSodium512 = {"libsodium", 128, 64, s512Init, s512Update, s512Final};
-const HashSet kSodium = {&kSodium256, &kSodium512};
+const HashImpl kSodium256 = {"libsodium", 64, 32, sizeof(crypto_hash_sha256_state), s256Init, s256Update, s256Final};
+const HashImpl kSodium512 = {"libsodium", 128, 64, sizeof(crypto_hash_sha512_state), s512Init, s512Update, s512Final};
+HashSet kSodium = {&kSodium256, &kSodium512, kBurnMax, kBurnMax};
 
 // ---- the host's OpenSSL (exported by the node binary) --------------------
 using InitFn = int (*)(void*);
@@ -51,9 +53,13 @@ void h512Update(void* c, const uint8_t* p, size_t n) {
 }
 void h512Final(void* c, uint8_t* out) { host.final512(out, c); }
 
-const HashImpl kHost256 = {"openssl (host)", 64, 32, h256Init, h256Update, h256Final};
-const HashImpl kHost512 = {"openssl (host)", 128, 64, h512Init, h512Update, h512Final};
-const HashSet kHost = {&kHost256, &kHost512};
+// OpenSSL's SHA256_CTX is 112 bytes and SHA512_CTX 216 on 64-bit targets (1.1 and 3.x); the
+// addon builds without OpenSSL's headers, so the sizes are stated here (a little slack on top).
+constexpr size_t kOpenSslSha256Ctx = 128;
+constexpr size_t kOpenSslSha512Ctx = 224;
+const HashImpl kHost256 = {"openssl (host)", 64, 32, kOpenSslSha256Ctx, h256Init, h256Update, h256Final};
+const HashImpl kHost512 = {"openssl (host)", 128, 64, kOpenSslSha512Ctx, h512Init, h512Update, h512Final};
+HashSet kHost = {&kHost256, &kHost512, kBurnMax, kBurnMax};
 
 template <typename T>
 T sym(const char* name) {
@@ -80,7 +86,32 @@ bool agrees(const HashImpl& a, const HashImpl& b) {
   return std::memcmp(oa, ob, a.out) == 0;
 }
 
-const HashSet* resolveHost() {
+// How deep one SHA-256 and one SHA-512 of 1 KiB reach below the caller (ops/stack.h).
+struct HashRun {
+  const HashImpl* h;
+  alignas(16) uint8_t ctx[kHashCtxBytes];
+  uint8_t in[1024 + 17];  // many blocks and a partial one: every path of the block functions
+  uint8_t out[64];
+};
+void runHash(void* p) {
+  auto* r = static_cast<HashRun*>(p);
+  r->h->init(r->ctx);
+  r->h->update(r->ctx, r->in, sizeof r->in);
+  r->h->final(r->ctx, r->out);
+}
+size_t measureBurn(const HashImpl* h) {
+  static HashRun run;  // public test bytes; static, so that it is not in the measured frames
+  run.h = h;
+  size_t used = deepestStackUse(runHash, &run, 8192);  // tens of µs for both hashes, once per process
+  sodium_memzero(&run, sizeof run);
+  return burnFor(used);
+}
+void measureBurns(HashSet* hs) {
+  hs->burn256 = measureBurn(hs->sha256);
+  hs->burn512 = measureBurn(hs->sha512);
+}
+
+HashSet* resolveHost() {
   host.init256 = sym<InitFn>("SHA256_Init");
   host.update256 = sym<UpdateFn>("SHA256_Update");
   host.final256 = sym<FinalFn>("SHA256_Final");
@@ -101,7 +132,15 @@ namespace {
 const HashSet* chosenHashes = &kSodium;
 pthread_once_t chooseOnce = PTHREAD_ONCE_INIT;
 void chooseHashes() {
-  if (sodium_init() >= 0) chosenHashes = resolveHost();
+  if (sodium_init() < 0) return;  // kBurnMax stays: the most a burn may be
+  HashSet* chosen = resolveHost();
+  measureBurns(chosen);
+  chosenHashes = chosen;
+}
+pthread_once_t sodiumOnce = PTHREAD_ONCE_INIT;
+void measureSodium() {
+  pthread_once(&chooseOnce, chooseHashes);
+  if (chosenHashes != &kSodium && sodium_init() >= 0) measureBurns(&kSodium);
 }
 
 }  // namespace
@@ -113,6 +152,9 @@ const HashSet& hostOrSodium() {
   return *chosenHashes;
 }
 
-const HashSet& sodiumOnly() { return kSodium; }
+const HashSet& sodiumOnly() {
+  pthread_once(&sodiumOnce, measureSodium);  // measures its burns when it is not the chosen set
+  return kSodium;
+}
 
 }  // namespace ss

@@ -14,6 +14,7 @@ struct HashImpl {
   const char* engine;  // "openssl (host)" or "libsodium"
   size_t block;        // 64 or 128
   size_t out;          // 32 or 64
+  size_t ctx;          // bytes of the engine's hash state (<= kHashCtxBytes): what is copied and wiped
   void (*init)(void* ctx);
   void (*update)(void* ctx, const uint8_t* p, size_t n);
   void (*final)(void* ctx, uint8_t* out);
@@ -24,6 +25,10 @@ constexpr size_t kHashCtxBytes = 256;  // >= sizeof SHA512_CTX (216) and libsodi
 struct HashSet {
   const HashImpl* sha256;
   const HashImpl* sha512;
+  // Stack to burn after an HMAC/HKDF operation with each hash (measured once per process: ops/common.h).
+  size_t burn256;
+  size_t burn512;
+  size_t burn(bool sha256) const { return sha256 ? burn256 : burn512; }
 };
 
 // The host engine if usable (resolved once per process), else libsodium.

@@ -43,4 +43,20 @@ struct StackScrub {
 // calls the scrub makes itself). Must be called from the frame to scrub below.
 StackScrub scrubStackBelowCaller(size_t depth, const StackBounds& bounds);
 
+// How deep a function's calls reach below the caller, and what they leave there
+// (the test hook that sizes and checks each family's burnStack). Paints `depth`
+// bytes below the caller with a pattern, runs fn(arg), then scans: `touched` is
+// the depth of the deepest byte fn changed, `residue` the depth of the deepest
+// byte left neither the pattern nor zero (0 when all is clean or untouched).
+struct StackUse {
+  size_t touched = 0;
+  size_t residue = 0;
+};
+StackUse stackUseOf(void (*fn)(void*), void* arg, size_t depth);
+
+// The deepest `touched` of fn over stack positions 128 bytes apart across 2 KiB: some
+// primitives align their frame down to a large boundary (OpenSSL's AVX2 SHA-512
+// to 2 KiB), so how deep they reach depends on where the caller's frame sits.
+size_t deepestStackUse(void (*fn)(void*), void* arg, size_t depth);
+
 }  // namespace ss

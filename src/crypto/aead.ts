@@ -21,7 +21,7 @@ function sealTo(what: string, key: Key, nonce: Uint8Array, plaintext: Bytes, opt
   // One Buffer from Node's pool holds `prefix` bytes (seal's nonce) then ciphertext || tag.
   const out = Buffer.allocUnsafe(prefix + pt.length + 16);
   if (prefix) out.set(nonce, 0);
-  native().aeadSeal(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, pt, toBytes(options.aad, 'aad', true), out.subarray(prefix));
+  native().aeadSeal(aeadId(options.algorithm), id, toBytes(nonce, 'nonce')!, pt, toBytes(options.aad, 'aad', true), prefix ? out.subarray(prefix) : out);
   return out;
 }
 

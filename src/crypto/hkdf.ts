@@ -36,9 +36,13 @@ export const IMPLIED_LENGTH: Readonly<Partial<Record<DerivedUse, number>>> = {
   'ecdh-p384': 48,
 };
 
+const IS_DERIVED_USE: Readonly<Record<string, true>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(DERIVED_USES.map((u) => [u, true]))),
+);
+
 function derivedUse(use: unknown, what: string): DerivedUse {
   if (use === undefined) return 'hkdf';
-  if (!DERIVED_USES.includes(use as DerivedUse)) {
+  if (typeof use !== 'string' || IS_DERIVED_USE[use] !== true) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: use must be one of ${DERIVED_USES.join(', ')}`);
   }
   return use as DerivedUse;
@@ -71,8 +75,14 @@ export function hkdf(ikm: Key, options: HkdfOptions = {}): Key {
 export function hkdfExtract(ikm: Key | Key[], options: Omit<HkdfOptions, 'info' | 'length'> = {}): Key {
   onlyKnownOptions(options, EXTRACT_OPTS, 'hkdfExtract');
   const h = hashId(options.hash);
-  const ids = Array.isArray(ikm) ? ikm.map((k) => keyId(k, 'hkdfExtract')) : keyId(ikm, 'hkdfExtract');
-  for (const k of Array.isArray(ikm) ? ikm : [ikm]) requireUse(k, 'hkdf', 'hkdfExtract');
+  let ids: number | number[];
+  if (Array.isArray(ikm)) {
+    ids = ikm.map((k) => keyId(k, 'hkdfExtract'));
+    for (const k of ikm) requireUse(k, 'hkdf', 'hkdfExtract');
+  } else {
+    ids = keyId(ikm, 'hkdfExtract');
+    requireUse(ikm, 'hkdf', 'hkdfExtract');
+  }
   const { scope, nativeScope } = ownerFor(options);
   const id = native().hkdfExtract(h, ids, toBytes(options.salt, 'salt', true), nativeScope);
   return wrapKey(id, scope, h === 0 ? 32 : 64, 'hkdf', options.label);
@@ -111,7 +121,8 @@ export function hkdfExpandMany(prk: Key, infos: readonly (Bytes | undefined)[], 
   const length = derivedLength(use, options.length, 'hkdfExpandMany');
   const prkId = keyId(prk, 'hkdfExpandMany');
   requireUse(prk, 'hkdf', 'hkdfExpandMany');
-  const bytes = infos.map((info) => toBytes(info, 'info', true));
+  const bytes = new Array<Uint8Array | undefined>(infos.length);
+  for (let k = 0; k < infos.length; k++) bytes[k] = toBytes(infos[k], 'info', true);
   const { scope, nativeScope } = ownerFor(options);
   const n = native().hkdfExpandMany(h, prkId, bytes, length, nativeScope, expandIds, USE_IDS[use]);
   const keys = new Array<Key>(n);

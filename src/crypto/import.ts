@@ -77,11 +77,14 @@ export function importKey(bytes: SecretInput, options?: KeyOptions): Key {
   const length = secretInputLength(bytes, 'importKey: key material');
   const { scope, nativeScope } = ownerFor(options);
   const staged = stage(bytes, 0, length);
+  let id: number;
   try {
-    return wrapKey(native().keyImport(staged, nativeScope), scope, length, 'secret', options?.label);
-  } finally {
-    staged.fill(0); // the native side zeroed it on success; this covers every failure
+    id = native().keyImport(staged, nativeScope); // zeroes the staging bytes once it copied them
+  } catch (e) {
+    staged.fill(0); // a failure before the copy left them: zero them here
+    throw e;
   }
+  return wrapKey(id, scope, length, 'secret', options?.label);
 }
 
 export interface DecodeOptions extends KeyOptions {

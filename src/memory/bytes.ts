@@ -43,7 +43,7 @@ export function toBytes(value: unknown, what: string, optional = false): Uint8Ar
   }
   if (typeof value === 'string') return encoder.encode(value);
   if (value instanceof Uint8Array) {
-    assertAttached(value, what);
+    if (value.byteLength === 0) assertAttached(value, what); // only an empty view can be a detached one
     return value;
   }
   if (ArrayBuffer.isView(value)) {
@@ -62,9 +62,10 @@ export function onlyKnownOptions(options: object | undefined, allowed: readonly 
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${where}: options must be an object`);
   }
-  // for-in allocates nothing: this runs on every call of the hot path.
+  // for-in allocates nothing: this runs on every call of the hot path. A known name needs
+  // no own-property check; an unknown one is an error only if it is the object's own.
   for (const k in options) {
-    if (Object.hasOwn(options, k) && !allowed.includes(k)) {
+    if (!allowed.includes(k) && Object.hasOwn(options, k)) {
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${where}: unknown option '${k}'`);
     }
   }

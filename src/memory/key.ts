@@ -62,11 +62,22 @@ const ALLOWED: Readonly<Record<KeyUse, readonly KeyOperation[]>> = {
   hpke: ['hpke'],
 };
 
+/** ALLOWED as use -> op -> true, for one property read per check on the hot path. */
+const ADMITS: Readonly<Record<string, Readonly<Record<string, true>>>> = Object.freeze(
+  Object.assign(
+    Object.create(null) as Record<string, Record<string, true>>,
+    Object.fromEntries(
+      Object.entries(ALLOWED).map(([use, ops]) => [use, Object.freeze(Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(ops.map((o) => [o, true]))))]),
+    ),
+  ),
+);
+
 /** Throws KeyUsageError unless `key.use` admits `op` (the addon checks the same again). */
 export function requireUse(key: Key, op: KeyOperation, what: string): void {
   const use = (key as { use?: unknown } | null)?.use as KeyUse | undefined;
-  if (use === undefined || !(use in ALLOWED)) return; // not a Key: keyId() reports it
-  if (!ALLOWED[use].includes(op)) {
+  const ops = typeof use === 'string' ? ADMITS[use] : undefined;
+  if (ops === undefined) return; // not a Key: keyId() reports it
+  if (ops[op] !== true) {
     throw new KeyUsageError(
       'ERR_KEY_USAGE',
       `${what}: this key's use is '${use}', which this operation does not accept (a key serves one purpose)`,
@@ -175,7 +186,8 @@ export function ownerFor(options: KeyOptions | undefined): { scope: SecretScope 
   }
   const scope = options?.scope === undefined ? (scopeForNewKey() as SecretScope | null) : options.scope;
   if (scope === null) return { scope: null, nativeScope: 0 };
-  if (!(scope instanceof SecretScope)) {
+  // The brand check of this build first (cheap); instanceof also admits the other build's scopes.
+  if (!SecretScope.isOwn(scope) && !((scope as unknown) instanceof SecretScope)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.scope must be a SecretScope (or null for a key you release yourself)');
   }
   if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'cannot create a key in a scope that has ended');

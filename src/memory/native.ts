@@ -19,7 +19,8 @@ export interface NativeAddon {
   hardenProcess(): { dumpable: boolean; coreLimit: number };
   purge(): number;
   scopeOpen(): number;
-  scopeClose(scope: number): number;
+  /** With ifOpen, a scope already gone (purge, canary violation) gives 0 instead of ScopeEndedError. */
+  scopeClose(scope: number, ifOpen?: boolean): number;
   scopeAlive(scope: number): boolean;
   scopeKeyCount(scope: number): number;
   keyRelease(key: number): void;
@@ -100,6 +101,16 @@ export interface NativeReport {
   /** Keys whose lent view could not be detached: wiped, memory never reused. */
   quarantinedSlots: number;
   regionsReleased: number;
+  /** Empty regions kept mapped, even when idle (configureSecretMemory retainRegions). */
+  retainRegions: number;
+  /** Surplus empty regions are unmapped after this many idle ms; 0: at once (no retention). */
+  idleReleaseMs: number;
+  /** Empty regions mapped now, kept for reuse (zeroed, locked like the others). */
+  retainedRegions: number;
+  /** True while empty regions beyond retainRegions wait for the idle release. */
+  idleReleasePending: boolean;
+  /** Of regionsReleased: regions unmapped by the idle release. */
+  regionsReleasedIdle: number;
   liveSlots: number;
   liveScopes: number;
   cellsInUse: number;

@@ -25,8 +25,20 @@ export interface SecretMemoryOptions {
   regionPages?: number;
   /** Regions the arena may grow to (default 256). */
   maxRegions?: number;
-  /** Empty regions kept mapped for reuse (default 2). */
+  /** Empty regions kept mapped for reuse, even when idle (default 2). */
   retainRegions?: number;
+  /**
+   * Region retention (default 1000 ms; 0 to 3,600,000). While scopes come and go, the arena
+   * keeps the empty regions it recently needed (up to its recent high-water mark), so that
+   * a burst of concurrent scopes does not map and unmap regions over and over. Empty
+   * regions beyond `retainRegions` that were not needed for a whole period of this many ms
+   * are unmapped (wiped, unlocked): an idle arena is back to `retainRegions` empty regions
+   * at most `2 * idleReleaseMs` after its last scope ended. An unref'd timer of the thread's
+   * event loop does it; it never keeps the process alive. `0`: unmap an empty region beyond
+   * `retainRegions` at once (no retention). `protectionReport()` says what is retained
+   * (`retainedRegions`, `idleReleasePending`, `regionsReleasedIdle`).
+   */
+  idleReleaseMs?: number;
   /**
    * SHA-2 engine for HMAC and HKDF: 'auto' (default) uses the SHA-256/512 that the
    * host Node binary exports (OpenSSL, with the CPU's SHA instructions) after a
@@ -45,7 +57,7 @@ export interface SecretMemoryOptions {
 
 export type ProtectionReport = NativeReport & { arch: string; platform: string };
 
-const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'sha2', 'aes'] as const;
+const ALLOWED = ['require', 'backend', 'regionPages', 'maxRegions', 'retainRegions', 'idleReleaseMs', 'sha2', 'aes'] as const;
 /** Shared by the ESM and CJS builds, as the addon instance is. */
 const policyState = processShared('policy', () => ({ configured: false }));
 

@@ -13,6 +13,8 @@ import { PACKAGE_VERSION } from '../memory/process-state.js';
 /** Brands scopes of this version whichever build (ESM or CJS) made them: they share one addon. */
 const SCOPE_BRAND = Symbol.for(`secret-scope@${PACKAGE_VERSION}/scope`);
 
+const SCOPE_OPTS = ['bound', 'name'] as const;
+
 export interface ScopeOptions {
   /** Bind the scope to the async context it runs in (default true for run()/withScope()). */
   bound?: boolean;
@@ -28,18 +30,28 @@ export class SecretScope {
   #active = true;
   readonly #epoch = purgeEpoch();
   #wiped = 0;
-  readonly #onEnd: Array<() => void> = [];
+  #onEnd: Array<() => void> | undefined; // made on the first onEnd(): most scopes register none
 
-  constructor(options: ScopeOptions = {}) {
-    onlyKnownOptions(options ?? undefined, ['bound', 'name'], 'SecretScope');
-    options ??= {};
-    if (options.name !== undefined && typeof options.name !== 'string') {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope name must be a string');
+  constructor(options?: ScopeOptions) {
+    let name: string | undefined;
+    let bound = false;
+    if (options !== undefined && options !== null) {
+      onlyKnownOptions(options, SCOPE_OPTS, 'SecretScope');
+      name = options.name;
+      if (name !== undefined && typeof name !== 'string') {
+        throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope name must be a string');
+      }
+      bound = options.bound ?? false;
     }
     ensureSecretMemory();
     this.nativeId = native().scopeOpen();
-    this.#bound = options.bound ?? false;
-    this.name = options.name;
+    this.#bound = bound;
+    this.name = name;
+  }
+
+  /** True for a SecretScope of this build (a private-field brand check: no prototype walk). */
+  static isOwn(value: unknown): value is SecretScope {
+    return typeof value === 'object' && value !== null && #active in value;
   }
 
   /** False once ended, and once every key of the thread was wiped (purge, canary violation). */
@@ -72,7 +84,7 @@ export class SecretScope {
   /** Registers cleanup that runs when the scope ends (before the keys are wiped). */
   onEnd(fn: () => void): void {
     if (typeof fn !== 'function') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'scope.onEnd() takes a function');
-    this.#onEnd.push(fn);
+    (this.#onEnd ??= []).push(fn);
   }
 
   /** Wipes and releases every key of the scope. Idempotent; returns keys wiped by this call. */
@@ -80,16 +92,20 @@ export class SecretScope {
     if (!this.#active) return 0;  // (after a purge end() still runs its onEnd callbacks once)
     this.#active = false;
     let firstError: unknown;
-    for (const fn of this.#onEnd.splice(0)) {
-      try {
-        fn();
-      } catch (e) {
-        firstError ??= e;
+    const onEnd = this.#onEnd;
+    if (onEnd !== undefined) {
+      this.#onEnd = undefined;
+      for (const fn of onEnd) {
+        try {
+          fn();
+        } catch (e) {
+          firstError ??= e;
+        }
       }
     }
-    // After a canary violation or purgeAllSecrets() the native scope is already gone.
-    const n = native();
-    const wiped = n.scopeAlive(this.nativeId) ? n.scopeClose(this.nativeId) : 0;
+    // After a canary violation or purgeAllSecrets() the native scope is already gone:
+    // scopeClose(id, true) then wipes nothing and says 0 (one native call either way).
+    const wiped = native().scopeClose(this.nativeId, true);
     this.#wiped = wiped;
     if (firstError) throw firstError;
     return wiped;
@@ -112,7 +128,7 @@ export class SecretScope {
 
 /** Opens a scope that the caller ends with scope.end(). */
 export function openScope(options?: ScopeOptions): SecretScope {
-  return new SecretScope(options ?? {});
+  return new SecretScope(options);
 }
 
 /**
