@@ -4,7 +4,7 @@
 //   npm run build && npm run bench              human-readable report
 //   npm run bench -- --json                     JSON on stdout (progress on stderr)
 //   npm run bench -- --smoke                    short run for CI (< 30 s; no timing assertions)
-//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, hpke, scaling, kms, coldstart, syscalls
+//   npm run bench -- --only=crypto,scaling      sections: crypto, breakdown, signing, hpke, scaling, kms, invocation, coldstart, syscalls
 //
 // Benchmarks are not tests: the exit code is 0 unless something crashes.
 import { readFileSync, rmSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { runBreakdown } from './breakdown.mjs';
 import { runCrypto, TARGETS } from './crypto.mjs';
 import { buildFloor } from './floor.mjs';
 import { runKms } from './kms.mjs';
+import { INVOCATION_TARGETS, runInvocation } from './invocation.mjs';
 import { DIST, loadLibrary, loadSodiumNative, rawAddon } from './lib.mjs';
-import { runColdStart, runSyscalls } from './process.mjs';
+import { COLD_START_TARGET_MS, runColdStart, runFirstInvocation, runSyscalls } from './process.mjs';
 import { runScaling } from './scaling.mjs';
 import { runSigning } from './signing.mjs';
 import { runHpke } from './hpke.mjs';
@@ -24,7 +25,7 @@ const argv = process.argv.slice(2);
 const json = argv.includes('--json');
 const smoke = argv.includes('--smoke');
 const onlyArg = argv.find((a) => a.startsWith('--only='));
-const SECTIONS = ['crypto', 'breakdown', 'signing', 'hpke', 'scaling', 'kms', 'coldstart', 'syscalls'];
+const SECTIONS = ['crypto', 'breakdown', 'signing', 'hpke', 'scaling', 'kms', 'invocation', 'coldstart', 'syscalls'];
 const only = onlyArg ? onlyArg.slice(7).split(',') : SECTIONS.filter((s) => !(smoke && s === 'syscalls'));
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 const say = json ? () => {} : (s = '') => process.stdout.write(`${s}\n`);
@@ -106,7 +107,11 @@ out.signing = await section('signing', () => runSigning({ lib, smoke }));
 out.hpke = await section('hpke', () => runHpke({ lib, smoke }));
 out.scaling = await section('scaling', () => runScaling({ lib, sodium, smoke }));
 out.kms = await section('kms', () => runKms({ lib, smoke }));
-out.coldStart = await section('coldstart', () => runColdStart({ smoke }));
+out.invocation = await section('invocation', () => runInvocation({ lib, smoke }));
+out.coldStart = await section('coldstart', async () => {
+  const firstInvocation = await runFirstInvocation({ smoke });
+  return { ...runColdStart({ smoke }), firstInvocation, addedMs: firstInvocation.addedMs ?? null, target: firstInvocation.target };
+});
 out.syscalls = await section('syscalls', () => runSyscalls({ smoke }));
 out.elapsedMs = Date.now() - started;
 
@@ -196,12 +201,43 @@ if (json) {
       for (const n of k.notes) say(`  ${n}`);
     }
   }
+  const iv = out.invocation;
+  if (iv) {
+    say('\n== Per invocation: what secret-scope adds (ratchet, one declared key awaited) ==');
+    if (iv.skipped) say(`skipped: ${iv.skipped}`);
+    else if (iv.error) say(`error: ${iv.error}`);
+    else {
+      const f = (v) => (v == null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} µs`);
+      const rows = [['bare handler', f(iv.bare.p50Us.backToBack), f(iv.bare.p50Us.idle), '', '']];
+      if (iv.middyBare) rows.push(['bare middy handler', f(iv.middyBare.p50Us.backToBack), f(iv.middyBare.p50Us.idle), '', '']);
+      const label = { wrapper: 'withSecretScope', middy: 'secretScopeMiddy(middy(fn))', middyMiddleware: 'middy(fn).use(secretScopeMiddleware())' };
+      for (const k of ['wrapper', 'middy', 'middyMiddleware']) {
+        const r = iv[k];
+        if (!r) continue;
+        rows.push(r.error ? [label[k], 'error', r.error, '', ''] : [label[k], f(r.p50Us.backToBack), f(r.p50Us.idle), f(r.addedP50Us.backToBack), f(r.addedP50Us.idle)]);
+      }
+      say(table(rows, ['path', 'p50 back to back', `p50 after ${iv.gapMs} ms idle`, 'added (b2b)', 'added (idle)']));
+      for (const [k, t] of Object.entries(iv.targets)) {
+        say(`  ${t.pass == null ? 'SKIP' : t.pass ? 'PASS' : 'FAIL'}  invocation.addedP50Us.${k} <= ${INVOCATION_TARGETS[k]} µs: ${f(t.value)} (worst path: ${iv.worstPath[k]})`);
+      }
+      for (const [k, v] of Object.entries(iv.skippedPaths ?? {})) say(`  skipped ${k}: ${v}`);
+      for (const n of iv.notes) say(`  ${n}`);
+    }
+  }
   const cs = out.coldStart;
   if (cs && !cs.error) {
     say('\n== Cold start ==');
     say(`fresh process (median of ${cs.runs}): node -e 0 ${fmtNs(cs.processWallMedianNs.bareNode)}; + require(addon) ${fmtNs(cs.processWallMedianNs.requireAddon)} (addon load ${fmtNs(cs.addonLoadNs)}); + require(dist/index.cjs) ${fmtNs(cs.processWallMedianNs.requireLibraryCjs)}`);
     const ip = cs.inProcessMedianNs;
     say(`in process: import library ${fmtNs(ip.importLibraryEsm)}; lazy addon load ${fmtNs(ip.addonLoadInLibrary)}; first scope (region creation) ${fmtNs(ip.firstScopeOpen)}; first invocation ${fmtNs(ip.firstInvocation)}; second ${fmtNs(ip.secondInvocation)}`);
+    const fi = cs.firstInvocation;
+    if (fi?.skipped) say(`first invocation: skipped: ${fi.skipped}`);
+    else if (fi) {
+      say(`process start to first response (median of ${fi.runs}, interleaved; local KMS endpoint):`);
+      say(table(Object.entries(fi.medians).map(([k, v]) => [k, `${v.initMs.toFixed(2)} ms`, `${v.firstResponseMs.toFixed(2)} ms`]), ['handler', 'init done', 'first response']));
+      say(`  added by secret-scope: ESM ${fi.addedMsByVariant.esm} ms, ESM ratchet ${fi.addedMsByVariant.esmRatchet} ms, CommonJS ${fi.addedMsByVariant.cjs} ms (same-round pairs: ${fi.pairedAddedMsByVariant.esm}, ${fi.pairedAddedMsByVariant.esmRatchet}, ${fi.pairedAddedMsByVariant.cjs} ms)`);
+      say(`  ${fi.target.pass ? 'PASS' : 'FAIL'}  coldStart.addedMs <= ${COLD_START_TARGET_MS} ms: ${fi.addedMs} ms (worst variant)`);
+    }
   } else if (cs) say(`\ncold start: ${cs.error}`);
   const sc = out.syscalls;
   if (sc) {

@@ -10,21 +10,36 @@
  *   there, and frees the buffer unzeroed). The copy the TLS read leaves on the
  *   native stack is zeroed by the capture (memory/stack.ts).
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as net from 'node:net';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import type * as Net from 'node:net';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
+
+/**
+ * The builtin's own exports, without an ES module namespace over them: building one
+ * (`import * as http` in the ESM build, the interop copy in the CJS build) reads every
+ * export, and on Node 22 `http`'s lazy WebSocket getters load undici: about 30 ms of
+ * cold start (issue 11) that a handler using the AWS SDK (CommonJS `require`) never pays.
+ */
+function builtin<T>(id: string): T {
+  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule; // Node >= 20.16
+  return (get ? get(id) : createRequire(`${process.cwd()}/`)(id)) as T;
+}
+const http = builtin<typeof Http>('node:http');
+const https = builtin<typeof Https>('node:https');
+const net = builtin<typeof Net>('node:net');
 
 const READ_BUFFER = 16 * 1024;
 
 export class ZeroingHttpAgent extends http.Agent {
   // The Agent uses the returned socket; it needs no callback for a synchronous one.
-  override createConnection(options: http.ClientRequestArgs): Duplex {
+  override createConnection(options: Http.ClientRequestArgs): Duplex {
     // Off the V8 heap, so that zeroing it zeroes the only copy.
     const buffer = Buffer.from(new ArrayBuffer(READ_BUFFER));
-    const socket: net.Socket = net.connect(
+    const socket: Net.Socket = net.connect(
       {
-        ...(options as unknown as net.TcpNetConnectOpts),
+        ...(options as unknown as Net.TcpNetConnectOpts),
         onread: {
           buffer,
           callback: (n: number, buf: Uint8Array) => {
@@ -37,7 +52,7 @@ export class ZeroingHttpAgent extends http.Agent {
             return true;
           },
         },
-      } as net.TcpNetConnectOpts,
+      } as Net.TcpNetConnectOpts,
     );
     return socket;
   }
@@ -51,11 +66,11 @@ export class ZeroingHttpAgent extends http.Agent {
 export const SSL_OP_CLEANSE_PLAINTEXT = 0x2;
 
 export class ZeroingHttpsAgent extends https.Agent {
-  constructor(options: https.AgentOptions = {}) {
+  constructor(options: Https.AgentOptions = {}) {
     super({ ...options, secureOptions: (options.secureOptions ?? 0) | SSL_OP_CLEANSE_PLAINTEXT });
   }
 
-  override createConnection(...args: Parameters<https.Agent['createConnection']>): Duplex {
+  override createConnection(...args: Parameters<Https.Agent['createConnection']>): Duplex {
     const socket = (https.Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.apply(this, args);
     const emit = socket.emit;
     socket.emit = function (this: Duplex, event: string | symbol, ...rest: unknown[]): boolean {

@@ -26,11 +26,29 @@ function sdkLoadError(e: unknown): KmsEntropyError {
   );
 }
 
+/** An import started at wrap time, not yet asked for: the first loadKms() takes its outcome. */
+let early: Promise<KmsModule> | undefined;
+
+/**
+ * Starts importing the SDK now (at wrap time, during the function's init) so that the
+ * first invocation does not wait for it (issue 11). Its failure is not reported here:
+ * the first loadKms() gets it as the same typed error it would have met itself.
+ */
+export function startLoadingKms(): void {
+  if (kmsModule || early) return;
+  early = import('@aws-sdk/client-kms');
+  early.catch(() => undefined); // observed by the first loadKms()
+}
+
 export function loadKms(): Promise<KmsModule> {
-  kmsModule ??= import('@aws-sdk/client-kms').catch((e: unknown) => {
-    kmsModule = undefined;
-    throw sdkLoadError(e);
-  });
+  if (!kmsModule) {
+    const started = early ?? import('@aws-sdk/client-kms');
+    early = undefined;
+    kmsModule = started.catch((e: unknown) => {
+      kmsModule = undefined; // the next caller tries again
+      throw sdkLoadError(e);
+    });
+  }
   return kmsModule;
 }
 

@@ -23,7 +23,9 @@
  */
 import { KmsEntropyError, OptionsError, ScopeEndedError } from '../errors/index.js';
 import { hkdfExpand, hkdfExtract, randomKey } from '../crypto/index.js';
-import type { Key } from '../memory/key.js';
+import { keyId, wrapKey, USE_IDS, type Key } from '../memory/key.js';
+import { native } from '../memory/native.js';
+import { purgeEpoch } from '../memory/epoch.js';
 import type { SecretScope } from '../scope/scope.js';
 import { KmsAccess, loadKms } from './client.js';
 import { sendCapturingPlaintext } from './capture.js';
@@ -64,6 +66,15 @@ export interface Logger {
 }
 
 const EXTRACT_SALT = 'secret-scope/v1/extract';
+// The per-scope steps call the addon with these bytes made once: encoding the same
+// strings and re-checking the same options at every invocation cost more than the HMACs
+// on a cache-cold CPU (issue 11). Same bytes, same HKDF as the public functions.
+const EXTRACT_SALT_BYTES = Buffer.from(EXTRACT_SALT, 'utf8');
+const RATCHET_INFOS = [Buffer.from('secret-scope/v1/ratchet/scope', 'utf8'), Buffer.from('secret-scope/v1/ratchet/next', 'utf8')];
+const SHA256 = 0;
+const USE_HKDF = USE_IDS.hkdf;
+// Receives the two handles of the ratchet step (numbers only, never key bytes).
+const ratchetIds = new Float64Array(2);
 const ENTROPY_KEYS = ['source', 'policy', 'kmsBytes', 'ratchetEveryInvocations', 'ratchetEveryMs', 'onKmsFailure'];
 
 export function validateEntropyOptions(o: EntropyOptions | undefined): Required<EntropyOptions> {
@@ -99,6 +110,8 @@ export class EntropySource {
   readonly #logger: Logger;
   #prefetched: Promise<Key> | undefined;
   #pool: Key | undefined;
+  /** The purge epoch when the pool was last seen alive: unchanged, no purge can have wiped it. */
+  #poolEpoch = -1;
   #poolScopes = 0;
   #poolSince = 0;
   #goodScopes = 0;
@@ -137,6 +150,27 @@ export class EntropySource {
     const p = this.#begin(scope);
     p.catch(() => undefined); // observed by the scope; never an unhandled rejection
     return p;
+  }
+
+  /**
+   * The entropy for a new scope when it needs no waiting: local entropy, or a ratchet
+   * step from a live pool (a refresh that is due starts in the background, as in
+   * begin()). Returns undefined when begin() must be used (KMS per scope or prefetch,
+   * the first seeding, refreshes that kept failing). No promise and no async context:
+   * every key it makes names its owner explicitly.
+   */
+  beginSync(scope: SecretScope): EntropyResult | undefined {
+    const o = this.options;
+    if (o.source === 'local') {
+      this.stats.scopes++;
+      return { prk: this.#extract(scope, []), source: 'local' };
+    }
+    if (o.policy !== 'ratchet' || !this.#livePool()) return undefined;
+    const now = Date.now();
+    if (this.#due(2, this.#goodScopes, this.#goodSince, now)) return undefined;
+    this.stats.scopes++;
+    this.#maybeRefreshInBackground(now);
+    return { prk: this.#ratchetStep(scope), source: 'ratchet' };
   }
 
   async #begin(scope: SecretScope): Promise<EntropyResult> {
@@ -194,6 +228,57 @@ export class EntropySource {
     }
   }
 
+  /**
+   * One ratchet step, the per-invocation hot path, on the addon directly (the same HKDF as
+   * hkdfExpand/hkdfExtract with their options fixed): seed = Expand(pool, "scope") and
+   * next = Expand(pool, "next") in one call (HMAC keyed with the pool once; all or
+   * nothing), the old pool wiped, then the scope's PRK = Extract(seed || 32 local bytes)
+   * with seed and local bytes wiped right after. Throws ScopeEndedError for an ended scope.
+   */
+  #ratchetStep(scope: SecretScope): Key {
+    if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
+    const n = native();
+    const pool = this.#pool!;
+    const poolId = keyId(pool, 'ratchet');
+    n.hkdfExpandMany(SHA256, poolId, RATCHET_INFOS, 32, 0, ratchetIds, USE_HKDF);
+    const seedId = ratchetIds[0]!;
+    const nextId = ratchetIds[1]!;
+    ratchetIds.fill(0);
+    n.keyRelease(poolId);
+    this.#pool = wrapKey(nextId, null, 32, 'hkdf', 'ratchet-pool');
+    this.#poolScopes++;
+    this.#goodScopes++;
+    try {
+      const localId = n.keyRandom(32, 0);
+      try {
+        const prkId = n.hkdfExtract(SHA256, [seedId, localId], EXTRACT_SALT_BYTES, scope.nativeId);
+        return wrapKey(prkId, scope, 32, 'hkdf', 'scope-prk');
+      } finally {
+        n.keyRelease(localId);
+      }
+    } finally {
+      n.keyRelease(seedId);
+    }
+  }
+
+  #due(times: number, scopes: number, since: number, now: number): boolean {
+    const o = this.options;
+    return scopes >= o.ratchetEveryInvocations * times || now - since >= o.ratchetEveryMs * times;
+  }
+
+  /** Due: fetch fresh KMS entropy in the background and mix it in when it lands. */
+  #maybeRefreshInBackground(now: number): void {
+    if (!this.#due(1, this.#poolScopes, this.#poolSince, now) || this.#refreshing) return;
+    // The current pool keeps forward secrecy meanwhile, so no invocation waits for KMS.
+    this.#poolScopes = 0;
+    this.#poolSince = now;
+    this.#startRefresh().catch((e: unknown) => {
+      this.#logger.warn('secret-scope: KMS refresh of the ratchet failed; ratcheting on the current pool', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
+  }
+
   /** Counts and logs a purge that wiped container-lived entropy; the caller fetches anew. */
   #purgeRecovered(what: string): void {
     this.stats.purgesRecovered++;
@@ -205,55 +290,33 @@ export class EntropySource {
   /** The ratchet pool if it is still alive; a pool a purge wiped is dropped (and counted). */
   #livePool(): Key | undefined {
     const pool = this.#pool;
-    if (pool && !pool.alive) {
+    if (!pool) return undefined;
+    // Every wipe of all keys (purgeAllSecrets, a canary violation, the exit purge) bumps the
+    // epoch; only then ask the addon (one native call less per invocation).
+    const epoch = purgeEpoch();
+    if (epoch === this.#poolEpoch) return pool;
+    if (!pool.alive) {
       this.#pool = undefined;
       this.#purgeRecovered('the ratchet pool');
+      return undefined;
     }
-    return this.#pool;
+    this.#poolEpoch = epoch;
+    return pool;
   }
 
   async #ratchet(scope: SecretScope): Promise<EntropyResult> {
-    const o = this.options;
-    const due = (times: number, scopes: number, since: number) =>
-      scopes >= o.ratchetEveryInvocations * times || Date.now() - since >= o.ratchetEveryMs * times;
     if (!this.#livePool()) {
       await this.#refreshNow(); // the first seeding: nothing to ratchet from yet
-    } else if (due(2, this.#goodScopes, this.#goodSince)) {
+    } else if (this.#due(2, this.#goodScopes, this.#goodSince, Date.now())) {
       // Refreshes kept failing for twice the interval: wait for one (fail closed, or degrade).
       await this.#refreshNow();
-    } else if (due(1, this.#poolScopes, this.#poolSince) && !this.#refreshing) {
-      // Due: fetch fresh KMS entropy in the background and mix it in when it lands. The
-      // current pool keeps forward secrecy meanwhile, so no invocation waits for KMS.
-      this.#poolScopes = 0;
-      this.#poolSince = Date.now();
-      this.#startRefresh().catch((e: unknown) => {
-        this.#logger.warn('secret-scope: KMS refresh of the ratchet failed; ratcheting on the current pool', {
-          error: e instanceof Error ? e.message : String(e),
-        });
-      });
+    } else {
+      this.#maybeRefreshInBackground(Date.now());
     }
     if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
     // A purge during the wait above wiped the pool just seeded: seed it once more.
     if (!this.#livePool()) await this.#refreshNow();
-    if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
-    const pool = this.#pool!;
-    const seed = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/scope', length: 32, scope: null });
-    let next: Key;
-    try {
-      next = hkdfExpand(pool, { info: 'secret-scope/v1/ratchet/next', length: 32, scope: null, label: 'ratchet-pool' });
-    } catch (e) {
-      seed.release(); // e.g. ArenaExhausted: the pool stays as it was, nothing half-made is left
-      throw e;
-    }
-    pool.release();
-    this.#pool = next;
-    this.#poolScopes++;
-    this.#goodScopes++;
-    try {
-      return { prk: this.#extract(scope, [seed]), source: 'ratchet' };
-    } finally {
-      seed.release();
-    }
+    return { prk: this.#ratchetStep(scope), source: 'ratchet' };
   }
 
   /** Awaits a refresh (shared with one already in flight); on failure fails closed or degrades. */

@@ -4,11 +4,11 @@
  * key, and the per-invocation scope that derives the declared keys.
  */
 import { OptionsError, ScopeEndedError } from '../errors/index.js';
-import { DERIVED_USES, IMPLIED_LENGTH, hkdf, hkdfExpand, type DerivedUse, type Hash } from '../crypto/index.js';
-import type { Key } from '../memory/key.js';
+import { DERIVED_USES, IMPLIED_LENGTH, hkdf, type DerivedUse, type Hash } from '../crypto/index.js';
+import { keyId, wrapKey, USE_IDS, type Key } from '../memory/key.js';
 import { SecretScope } from '../scope/scope.js';
 import { EntropySource, type EntropyOptions, type EntropyResult, type EntropyStats, type Logger } from '../kms/entropy.js';
-import { KmsAccess, type KmsOptions } from '../kms/client.js';
+import { KmsAccess, startLoadingKms, type KmsOptions } from '../kms/client.js';
 import { RootKeyHolder, validateRootOptions, type RootKeyOptions, type RootKeyStats } from '../kms/root-keys.js';
 import { installExitPurge } from '../scope/exit.js';
 import { native } from '../memory/native.js';
@@ -87,13 +87,55 @@ export function secretScopeValidateOptions<E>(options: SecretScopeOptions<E> | u
 
 /** Length-prefixed HKDF info: label, use and context cannot run into each other. */
 function infoFor(name: string, use: string, context: string | undefined): Buffer {
-  const parts = ['secret-scope/v1', name, use, context ?? ''];
-  return Buffer.concat(parts.map((p) => {
-    const b = Buffer.from(p, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(b.length);
-    return Buffer.concat([len, b]);
-  }));
+  const parts = ['secret-scope/v1', name, use, context ?? ''].map((p) => Buffer.from(p, 'utf8'));
+  const out = Buffer.alloc(parts.reduce((n, b) => n + 2 + b.length, 0));
+  let at = 0;
+  for (const b of parts) {
+    at = out.writeUInt16BE(b.length, at);
+    at += b.copy(out, at);
+  }
+  return out;
+}
+
+/**
+ * A declared key as the invocation path needs it, made once at wrap time: its HKDF info
+ * (when it has no per-event context), length and use number. Building these per
+ * invocation (a dozen small Buffers, option checks) cost more than the HKDF itself.
+ */
+interface DeclaredKey<E> {
+  readonly name: string;
+  readonly spec: KeySpec<E>;
+  readonly fromRoot: boolean;
+  readonly length: number;
+  readonly useId: number;
+  /** undefined when the info depends on the event (spec.context). */
+  readonly info: Buffer | undefined;
+  /** [info], for hkdfExpandMany. */
+  readonly infos: Buffer[] | undefined;
+}
+
+// Receives the handle hkdfExpandMany makes for a declared key (a number, never key bytes).
+const derivedId = new Float64Array(1);
+
+const HASH_IDS = { sha256: 0, sha512: 1 } as const;
+
+/** Monotonic ms for ScopeTimings. Not `performance.now()`: the first touch of that global loads perf_hooks (2-3 ms of cold start). */
+function nowMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
+const NO_SCOPE = Object.freeze({ active: false, bound: false });
+/**
+ * Before Node 24, AsyncLocalStorage follows promises only once enabled, which its first
+ * run() or enterWith() does. Opening a scope no longer calls run() (ratchet and local
+ * entropy are ready synchronously), so the first binding could be the middy middleware's
+ * enterWith in middy's continuation, whose promise was made before any hook followed it:
+ * the binding would land on the invoking frame's resource and leak into every later
+ * invocation. Enabling the storage at wrap time (a run() of nothing) rules that out.
+ */
+function enableScopeBinding(): void {
+  scopeStorage.run(NO_SCOPE, () => undefined);
 }
 
 export interface ScopeTimings {
@@ -109,6 +151,10 @@ export class SecretScopeCore<E = unknown> {
   readonly entropy: EntropySource;
   readonly root: RootKeyHolder | undefined;
   readonly logger: Logger;
+  /** Declared keys by name, with what deriving them needs (made once, here). */
+  readonly declared: ReadonlyMap<string, DeclaredKey<E>>;
+  /** Whether any declared key derives from the invocation's entropy. */
+  readonly needsEntropy: boolean;
 
   constructor(options: SecretScopeOptions<E> = {}) {
     secretScopeValidateOptions(options);
@@ -116,11 +162,30 @@ export class SecretScopeCore<E = unknown> {
     // with AddonLoadError naming the remedy, not at the first invocation.
     native();
     this.options = options;
+    const declared = new Map<string, DeclaredKey<E>>();
+    for (const [name, spec] of Object.entries(options.keys ?? {})) {
+      const info = spec.context === undefined ? infoFor(name, spec.use, undefined) : undefined;
+      declared.set(name, {
+        name,
+        spec,
+        fromRoot: spec.from === 'root',
+        length: IMPLIED_LENGTH[spec.use] ?? spec.length ?? 32,
+        useId: USE_IDS[spec.use],
+        info,
+        infos: info && [info],
+      });
+    }
+    this.declared = declared;
+    this.needsEntropy = [...declared.values()].some((d) => !d.fromRoot);
+    enableScopeBinding();
     this.logger = options.logger ?? { warn: (m, d) => console.warn(m, d ?? '') };
     this.kms = new KmsAccess(options.kms);
     this.entropy = new EntropySource(options.entropy, this.kms, this.logger);
     this.root = options.root ? new RootKeyHolder(this.kms, options.root, this.logger) : undefined;
     installExitPurge();
+    // The first invocation will need the SDK (entropy from KMS, a root key to decrypt): start
+    // importing it now, while the rest of the function's init runs, not at that invocation.
+    if ((this.needsEntropy && this.entropy.options.source === 'kms') || this.root) startLoadingKms();
   }
 
   open(event: E, lambdaContext: unknown): InvocationScope<E> {
@@ -145,7 +210,9 @@ export class InvocationScope<E = unknown> extends SecretScope {
   readonly #lambdaContext: unknown;
   #entropy: Promise<EntropyResult> | undefined;
   #entropySource: EntropyResult['source'] | undefined;
-  readonly #derived = new Map<string, Promise<Key>>();
+  /** The PRK when the entropy was ready at open (ratchet, local): keys derive without waiting. */
+  #prk: Key | undefined;
+  #derived: Map<string, Promise<Key>> | undefined;
   readonly timings: ScopeTimings;
 
   constructor(core: SecretScopeCore<E>, event: E, lambdaContext: unknown) {
@@ -154,16 +221,34 @@ export class InvocationScope<E = unknown> extends SecretScope {
     this.#core = core;
     this.#event = event;
     this.#lambdaContext = lambdaContext;
-    this.timings = { openedAt: performance.now() };
-    const needsEntropy = Object.values(core.options.keys ?? {}).some((s) => (s.from ?? 'entropy') === 'entropy');
+    this.timings = { openedAt: nowMs() };
+    if (!core.needsEntropy) return;
+    // Ready now (a ratchet step, local entropy): no promise, no async context needed, since
+    // every key it makes names this scope as its owner.
+    let ready: EntropyResult | undefined;
+    try {
+      ready = core.entropy.beginSync(this);
+    } catch (e) {
+      // Seen by the first key() (as a failed begin() would be), never at open.
+      this.#entropy = Promise.reject(e);
+      this.#entropy.catch(() => undefined);
+      return;
+    }
+    if (ready) {
+      this.#prk = ready.prk;
+      this.#entropySource = ready.source;
+      this.timings.entropyReadyMs = nowMs() - this.timings.openedAt;
+      return;
+    }
     // Started inside the scope's own async context: the entropy keys it creates belong to this scope.
-    if (needsEntropy) scopeStorage.run(this, () => this.#startEntropy());
+    scopeStorage.run(this, () => this.#startEntropy());
   }
 
   #startEntropy(): Promise<EntropyResult> {
+    if (!this.#entropy && this.#prk) this.#entropy = Promise.resolve({ prk: this.#prk, source: this.#entropySource! });
     if (!this.#entropy) {
       this.#entropy = this.#core.entropy.begin(this).then((r) => {
-        this.timings.entropyReadyMs = performance.now() - this.timings.openedAt;
+        this.timings.entropyReadyMs = nowMs() - this.timings.openedAt;
         this.#entropySource = r.source;
         if (!this.active) {
           throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
@@ -183,13 +268,43 @@ export class InvocationScope<E = unknown> extends SecretScope {
   /** A declared key, derived on first use. */
   key(name: string): Promise<Key> {
     if (!this.active) return Promise.reject(new ScopeEndedError('ERR_SCOPE_ENDED', `scope has ended; key '${name}' is gone`));
-    let p = this.#derived.get(name);
+    const derived = (this.#derived ??= new Map());
+    let p = derived.get(name);
     if (!p) {
-      p = this.#derive(name);
+      const d = this.#core.declared.get(name);
+      if (d && !d.fromRoot && this.#prk) {
+        // The PRK is here: derive now, without an async hop.
+        try {
+          p = Promise.resolve(this.#expand(this.#prk, d, d.info ?? infoFor(name, d.spec.use, this.#contextOf(d))));
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+      } else {
+        p = this.#derive(name);
+      }
       p.catch(() => undefined);
-      this.#derived.set(name, p);
+      derived.set(name, p);
     }
     return p;
+  }
+
+  /** HKDF-Expand(prk, info) into this scope: hkdfExpand with its options fixed at wrap time. */
+  #expand(prk: Key, d: DeclaredKey<E>, info: Buffer): Key {
+    const prkId = keyId(prk, 'hkdfExpand');
+    // hkdfExpandMany with one info is hkdfExpand; it is the call the ratchet step just made,
+    // so a cache-cold invocation runs no more addon code for it.
+    native().hkdfExpandMany(prk.length === 64 ? HASH_IDS.sha512 : HASH_IDS.sha256, prkId, info === d.info ? d.infos! : [info], d.length, this.nativeId, derivedId, d.useId);
+    const id = derivedId[0]!;
+    derivedId[0] = 0;
+    return wrapKey(id, this, d.length, d.spec.use, d.name);
+  }
+
+  #contextOf(d: DeclaredKey<E>): string | undefined {
+    const context = d.spec.context?.(this.#event, this.#lambdaContext);
+    if (context !== undefined && typeof context !== 'string') {
+      throw new OptionsError('ERR_OPTIONS', `keys.${d.name}.context must return a string or undefined`);
+    }
+    return context;
   }
 
   /** Every declared key. */
@@ -200,23 +315,20 @@ export class InvocationScope<E = unknown> extends SecretScope {
   }
 
   async #derive(name: string): Promise<Key> {
-    const spec = this.#core.options.keys?.[name];
-    if (!spec) throw new OptionsError('ERR_OPTIONS', `no key named '${name}' is declared in options.keys`);
-    const context = spec.context?.(this.#event, this.#lambdaContext);
-    if (context !== undefined && typeof context !== 'string') {
-      throw new OptionsError('ERR_OPTIONS', `keys.${name}.context must return a string or undefined`);
-    }
-    const info = infoFor(name, spec.use, context);
-    const length = IMPLIED_LENGTH[spec.use] ?? spec.length ?? 32;
-    const hash = this.#core.options.hash ?? 'sha256';
-    if ((spec.from ?? 'entropy') === 'root') {
+    const d = this.#core.declared.get(name);
+    if (!d) throw new OptionsError('ERR_OPTIONS', `no key named '${name}' is declared in options.keys`);
+    if (d.fromRoot) {
+      const info = d.info ?? infoFor(name, d.spec.use, this.#contextOf(d));
+      const hash = this.#core.options.hash ?? 'sha256';
       const root = await this.#core.root!.get();
       if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before the root key arrived');
-      return hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length, scope: this, label: name, use: spec.use });
+      return hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length: d.length, scope: this, label: name, use: d.spec.use });
     }
+    // The context function runs before the wait, as it always did.
+    const info = d.info ?? infoFor(name, d.spec.use, this.#contextOf(d));
     const prk = await this.prk();
     if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
-    return hkdfExpand(prk, { hash: prk.length === 64 ? 'sha512' : 'sha256', info, length, scope: this, label: name, use: spec.use });
+    return this.#expand(prk, d, info);
   }
 
   /** Where this scope's entropy came from (after it arrived). */
@@ -231,7 +343,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
   override end(): number {
     if (!this.active) return 0;
     const n = super.end();
-    this.timings.endedAfterMs = performance.now() - this.timings.openedAt;
+    this.timings.endedAfterMs = nowMs() - this.timings.openedAt;
     return n;
   }
 }

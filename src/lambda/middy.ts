@@ -24,7 +24,7 @@ import type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest } from './types.
 
 export type { SecretScopeMiddlewareObj, SecretScopeMiddyRequest };
 import { OptionsError } from '../errors/index.js';
-import { abandonStream, claimContext, CONTEXT_OWNER, streamedBody, streamFinished } from './ownership.js';
+import { abandonStream, attachScope, contextOwner, streamedBody, streamFinished } from './ownership.js';
 
 export { secretScopeValidateOptions };
 export type { SecretScopeOptions };
@@ -65,8 +65,8 @@ export function rejectUnhonouredMiddyOptions(options: SecretScopeOptions | undef
  */
 export function bindScope<E, C, A extends unknown[], R>(handler: (event: E, context: C, ...rest: A) => R): (event: E, context: C, ...rest: A) => R {
   return function (this: unknown, event: E, context: C, ...rest: A): R {
-    const scope = (context as Record<symbol, unknown> | undefined)?.[CONTEXT_OWNER] as InvocationScope | undefined;
-    return scope?.active ? scopeStorage.run(scope, () => handler.call(this, event, context, ...rest)) : handler.call(this, event, context, ...rest);
+    const scope = contextOwner(context);
+    return scope ? scopeStorage.run(scope, () => handler.call(this, event, context, ...rest)) : handler.call(this, event, context, ...rest);
   };
 }
 
@@ -101,7 +101,7 @@ export function secretScopeMiddleware<E = unknown>(opts: SecretScopeOptions<E> =
   const before = (request: MiddyRequest): Promise<void> => {
     const scope = core.open(request.event, request.context);
     try {
-      claimContext(request.context, scope, 'secretScopeMiddleware');
+      attachScope(request.context, scope, 'secretScopeMiddleware');
     } catch (e) {
       scope.end();
       throw e;
@@ -129,7 +129,6 @@ export function secretScopeMiddleware<E = unknown>(opts: SecretScopeOptions<E> =
     // keep it), and a read from another invocation's code would rebind that code to this
     // scope and let it use this invocation's keys. middy's own reads of request.event and
     // request.context (to call the next middleware or the handler) do the binding.
-    Object.defineProperty(request.context, 'secretScope', { value: scope, configurable: true, enumerable: false, writable: true });
     bindingProperty(request, 'event', bind);
     bindingProperty(request, 'context', bind);
     // Early responses skip our after/onError: middy assigns request.response while an

@@ -181,6 +181,23 @@ export const ADDON_REMEDY =
   'SAM Metadata.BuildProperties.External; CDK bundling.externalModules) and install it in node_modules or deploy ' +
   'the secret-scope Lambda layer (/opt/nodejs/node_modules), or set SECRET_SCOPE_ADDON_PATH to its secret_scope.node';
 
+/**
+ * The file node-gyp-build would pick in the usual layouts (a local build, else the glibc
+ * prebuild of this platform), found with one or two stats instead of loading
+ * node-gyp-build and reading directories and package.json files: several ms of every
+ * cold start (issue 11). Undefined whenever one of node-gyp-build's own overrides is set
+ * (or on musl), so that it decides.
+ */
+function knownAddonPath(root: string): string | undefined {
+  const env = process.env;
+  if (env.PREBUILDS_ONLY || env.SECRET_SCOPE_PREBUILD || env.npm_config_arch || env.npm_config_platform || env.LIBC || env.ARM_VERSION) return undefined;
+  const local = join(root, 'build', 'Release', 'secret_scope.node');
+  if (existsSync(local)) return local;
+  if (existsSync(join(root, 'build', 'Debug')) || existsSync('/etc/alpine-release')) return undefined;
+  const prebuild = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.glibc.node');
+  return existsSync(prebuild) ? prebuild : undefined;
+}
+
 function loadAddon(): NativeAddon {
   const platform = `${process.platform}-${process.arch}`;
   const explicit = process.env.SECRET_SCOPE_ADDON_PATH;
@@ -192,6 +209,14 @@ function loadAddon(): NativeAddon {
     const require = createRequire(selfFile() ?? join(process.cwd(), 'index.js'));
     if (explicit) return require(explicit) as NativeAddon;
     if (!root) throw new Error(`no package directory (binding.gyp or prebuilds/) above ${here()}: secret-scope was bundled`);
+    const known = knownAddonPath(root);
+    if (known) {
+      try {
+        return require(known) as NativeAddon;
+      } catch {
+        // let node-gyp-build look everywhere it looks, and say why nothing loads
+      }
+    }
     return require('node-gyp-build')(root) as NativeAddon;
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
