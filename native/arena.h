@@ -160,6 +160,7 @@ class Arena {
   void removeRegion(Region* r);
   void recountEmpty();            // after wipeAll
   size_t releaseEmptyRegions();   // all of them, when a new region does not fit
+  size_t unmapKeptRegions(size_t most);  // the shared step of both
   void writeCanaryCell(Region* r);
   static bool findRun(Region* r, uint32_t n, uint32_t* cell);
   static void markRun(Region* r, uint32_t cell, uint32_t n, bool used);

@@ -27,6 +27,7 @@
 // regions sized for one large key (both unmapped as soon as they are empty, as
 // before), and any region with a slot in use (live or quarantined cells).
 #include <algorithm>
+#include <cstdint>
 
 #include "arena.h"
 
@@ -72,27 +73,10 @@ void Arena::regionEmptied(Region* r) {
   }
 }
 
-bool Arena::idleTick() {
-  const size_t idle = std::min(lowEmpty_, empty_);
-  size_t surplus = idle > config_.retainRegions ? idle - config_.retainRegions : 0;
-  for (size_t i = regions_.size(); surplus > 0 && i-- > 1;) {
-    Region* r = regions_[i];
-    if (!r->pooledEmpty || r->usedCells != 1) continue;
-    regions_.erase(regions_.begin() + static_cast<long>(i));
-    r->pooledEmpty = false;
-    empty_--;
-    surplus--;
-    status_.regionsReleasedIdle++;
-    destroyRegion(r);
-  }
-  lowEmpty_ = empty_;
-  idleArmed_ = empty_ > config_.retainRegions;
-  return idleArmed_;
-}
-
-size_t Arena::releaseEmptyRegions() {
+// Unmaps up to `most` kept empty regions, the last ones first (region 0 never); returns how many.
+size_t Arena::unmapKeptRegions(size_t most) {
   size_t released = 0;
-  for (size_t i = regions_.size(); empty_ > 0 && i-- > 1;) {
+  for (size_t i = regions_.size(); released < most && empty_ > 0 && i-- > 1;) {
     Region* r = regions_[i];
     if (!r->pooledEmpty || r->usedCells != 1) continue;
     regions_.erase(regions_.begin() + static_cast<long>(i));
@@ -101,6 +85,19 @@ size_t Arena::releaseEmptyRegions() {
     released++;
     destroyRegion(r);
   }
+  return released;
+}
+
+bool Arena::idleTick() {
+  const size_t idle = std::min(lowEmpty_, empty_);
+  status_.regionsReleasedIdle += unmapKeptRegions(idle > config_.retainRegions ? idle - config_.retainRegions : 0);
+  lowEmpty_ = empty_;
+  idleArmed_ = empty_ > config_.retainRegions;
+  return idleArmed_;
+}
+
+size_t Arena::releaseEmptyRegions() {
+  const size_t released = unmapKeptRegions(SIZE_MAX);
   lowEmpty_ = std::min(lowEmpty_, empty_);
   return released;  // a running idle timer finds less to do and stops itself
 }
