@@ -138,6 +138,37 @@ async function runFunction({ node, emulator, env, taskRoot, handler, events, tim
   }
 }
 
+/**
+ * The environment Lambda gives a Node function of this major version: NODE_PATH over the
+ * unpacked layer (/opt) and runtime, the region and credentials, the local KMS endpoint.
+ * Shared by this runner and layer/ric-e2e.mjs (which adds the Runtime API's variables).
+ */
+export function lambdaEnv({ dirs, kms, major }) {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    NODE_PATH: [
+      join(dirs.opt, 'nodejs', `node${major}`, 'node_modules'),
+      join(dirs.opt, 'nodejs', 'node_modules'),
+      dirs.runtimeModules,
+      join(dirs.root, 'var', 'runtime'),
+      join(dirs.root, 'var', 'task'),
+    ].join(':'),
+    AWS_REGION: kms.region,
+    AWS_DEFAULT_REGION: kms.region,
+    AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+    AWS_SECRET_ACCESS_KEY: 'local-secret',
+    AWS_SESSION_TOKEN: 'local-session',
+    AWS_ENDPOINT_URL_KMS: kms.url,
+    AWS_LAMBDA_FUNCTION_NAME: 'secret-scope-example',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${major}.x`,
+    KMS_KEY_ID: kms.defaultKey?.arn ?? 'alias/secret-scope-local',
+  };
+}
+
 export async function runE2E(opts) {
   const node = resolve(opts.node);
   const arch = elfArch(node);
@@ -159,29 +190,7 @@ export async function runE2E(opts) {
       c.stdout.on('data', (d) => (out += d));
       c.on('exit', (code) => (code === 0 ? res(out.trim()) : rej(new Error(`node -p failed (${code})`))));
     });
-    const env = {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      LANG: 'en_US.UTF-8',
-      TZ: ':UTC',
-      NODE_PATH: [
-        join(dirs.opt, 'nodejs', `node${versionMajor}`, 'node_modules'),
-        join(dirs.opt, 'nodejs', 'node_modules'),
-        dirs.runtimeModules,
-        join(dirs.root, 'var', 'runtime'),
-        join(dirs.root, 'var', 'task'),
-      ].join(':'),
-      AWS_REGION: kms.region,
-      AWS_DEFAULT_REGION: kms.region,
-      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-      AWS_SECRET_ACCESS_KEY: 'local-secret',
-      AWS_SESSION_TOKEN: 'local-session',
-      AWS_ENDPOINT_URL_KMS: kms.url,
-      AWS_LAMBDA_FUNCTION_NAME: 'secret-scope-example',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${versionMajor}.x`,
-      KMS_KEY_ID: kms.defaultKey?.arn ?? 'alias/secret-scope-local',
-    };
+    const env = lambdaEnv({ dirs, kms, major: versionMajor });
     const events = Array.from({ length: invocations }, (_, i) => ({ message: `hello ${i}` }));
     const example = [];
     const baseline = [];

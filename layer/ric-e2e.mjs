@@ -20,43 +20,24 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { layout, loadKmsLocal } from './e2e.mjs';
+import { lambdaEnv, layout, loadKmsLocal } from './e2e.mjs';
 import { startRuntimeApi } from './runtime-api.mjs';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const REGISTER = pathToFileURL(join(REPO, 'layer', 'lib', 'register-node-path.mjs')).href;
 export const ISOLATION_FIXTURE = join(REPO, 'test', 'fixtures', 'ric-isolation.mjs');
 
-function lambdaEnv({ dirs, kms, api, major, handler, extra }) {
+// What the ric needs beyond the function environment both runners set (layer/e2e.mjs).
+function ricEnv({ dirs, kms, api, major, handler, extra }) {
   return {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    LANG: 'en_US.UTF-8',
-    TZ: ':UTC',
-    NODE_PATH: [
-      join(dirs.opt, 'nodejs', `node${major}`, 'node_modules'),
-      join(dirs.opt, 'nodejs', 'node_modules'),
-      dirs.runtimeModules,
-      join(dirs.root, 'var', 'runtime'),
-      join(dirs.root, 'var', 'task'),
-    ].join(':'),
+    ...lambdaEnv({ dirs, kms, major }),
     AWS_LAMBDA_RUNTIME_API: api.address,
     LAMBDA_TASK_ROOT: dirs.task,
     LAMBDA_RUNTIME_DIR: join(dirs.root, 'var', 'runtime'),
     _HANDLER: handler,
-    AWS_REGION: kms.region,
-    AWS_DEFAULT_REGION: kms.region,
-    AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-    AWS_SECRET_ACCESS_KEY: 'local-secret',
-    AWS_SESSION_TOKEN: 'local-session',
-    AWS_ENDPOINT_URL_KMS: kms.url,
-    // The ric refuses to start without these five.
-    AWS_LAMBDA_FUNCTION_NAME: 'secret-scope-example',
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    // The ric refuses to start without the function name, version, memory size and these two.
     AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/secret-scope-example',
     AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]local',
-    AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${major}.x`,
-    KMS_KEY_ID: kms.defaultKey?.arn ?? 'alias/secret-scope-local',
     ...extra,
   };
 }
@@ -92,7 +73,7 @@ export async function runRic(opts) {
       : {}),
     ...opts.env,
   };
-  const env = lambdaEnv({ dirs, kms, api, major, handler: opts.handler, extra });
+  const env = ricEnv({ dirs, kms, api, major, handler: opts.handler, extra });
   const child = spawn(node, ['--import', REGISTER, ricIndex], { cwd: dirs.task, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
