@@ -111,6 +111,23 @@ bool ContextArgs(Context& cx, const Args& info, const char* what, Aead* a, uint3
   return true;
 }
 
+// Seal or open with the context key's AEAD key and nonce = base_nonce XOR seq: the nonce
+// is computed here from the slot (key || base_nonce) into a stack array wiped after use.
+using AeadOp = bool (*)(Aead, const AesGcmEngine&, const uint8_t*, In, In, In, uint8_t*, uint8_t*, Err*);
+bool RunWithSeqNonce(Context& cx, Aead a, uint32_t k, uint64_t seq, AeadOp op, In in, In aad, uint8_t* out,
+                     uint8_t* scratch, Err* err) {
+  SlotAccess acc(&cx.store, cx.store.slot(k));
+  if (!acc.ok()) {
+    *err = acc.error();
+    return false;
+  }
+  uint8_t nonce[kHpkeNonceLen];
+  hpkeNonce(acc.bytes() + aeadKeyLen(a), seq, nonce);
+  const bool ok = op(a, *cx.aes, acc.bytes(), In{nonce, kHpkeNonceLen}, in, aad, out, scratch, err);
+  sodium_memzero(nonce, sizeof nonce);
+  return ok;
+}
+
 // hpkeSeal(aead, contextKey, seq, plaintext, aad?, out?) -> ciphertext || tag
 Napi::Value HpkeSeal(Context& cx, const Args& info) {
   Napi::Env env = info.Env();
@@ -127,15 +144,7 @@ Napi::Value HpkeSeal(Context& cx, const Args& info) {
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, msg.n + kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
-  Slot* s = cx.store.slot(k);
-  SlotAccess acc(&cx.store, s);
-  if (!acc.ok()) return cx.Throw(env, acc.error());
-  const size_t nk = aeadKeyLen(a);
-  uint8_t nonce[kHpkeNonceLen];
-  hpkeNonce(acc.bytes() + nk, seq, nonce);
-  const bool ok = aeadSeal(a, *cx.aes, acc.bytes(), In{nonce, kHpkeNonceLen}, msg, aad, data, scratch, &err);
-  sodium_memzero(nonce, sizeof nonce);
-  if (!ok) return cx.Throw(env, err);
+  if (!RunWithSeqNonce(cx, a, k, seq, aeadSeal, msg, aad, data, scratch, &err)) return cx.Throw(env, err);
   return out;
 }
 
@@ -158,15 +167,7 @@ Napi::Value HpkeOpen(Context& cx, const Args& info) {
   Napi::Value out;
   uint8_t* data;
   if (!cx.Output(info, 5, ct.n - kAeadTagLen, &out, &data, &err)) return cx.Throw(env, err);
-  Slot* s = cx.store.slot(k);
-  SlotAccess acc(&cx.store, s);
-  if (!acc.ok()) return cx.Throw(env, acc.error());
-  const size_t nk = aeadKeyLen(a);
-  uint8_t nonce[kHpkeNonceLen];
-  hpkeNonce(acc.bytes() + nk, seq, nonce);
-  const bool ok = aeadOpen(a, *cx.aes, acc.bytes(), In{nonce, kHpkeNonceLen}, ct, aad, data, scratch, &err);
-  sodium_memzero(nonce, sizeof nonce);
-  if (!ok) return cx.Throw(env, err);
+  if (!RunWithSeqNonce(cx, a, k, seq, aeadOpen, ct, aad, data, scratch, &err)) return cx.Throw(env, err);
   return out;
 }
 
