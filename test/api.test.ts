@@ -111,6 +111,63 @@ describe('importKey and decodeKey', () => {
     expect(() => importKey([1, 2, 3] as unknown as Uint8Array)).toThrow(InvalidArgumentError);
   });
 
+  it('a refused import (bad option, ended scope) leaves the caller\'s bytes as they were, in every container', () => {
+    // The input is staged and zeroed before the options are checked (nothing may allocate
+    // while a small on-heap array still holds it): a refusal must put it back.
+    const ended = openScope();
+    ended.end();
+    const containers = (): Array<[string, Uint8Array | DataView | ArrayBuffer, () => Buffer]> => {
+      const small = new Uint8Array(32);
+      small.set(KNOWN);
+      const ab = new ArrayBuffer(40);
+      new Uint8Array(ab).set(KNOWN, 8);
+      const dv = new DataView(ab.slice(0), 8, 32);
+      return [
+        ['Uint8Array(32)', small, () => Buffer.from(small)],
+        ['ArrayBuffer', ab.slice(8), () => Buffer.alloc(0)],
+        ['DataView', dv, () => Buffer.from(dv.buffer, 8, 32)],
+      ];
+    };
+    const refusals: Array<[string, object]> = [
+      ['unknown option', { colour: 'red' }],
+      ['label not a string', { label: 7 }],
+      ['ended scope', { scope: ended }],
+      ['scope not a scope', { scope: {} }],
+    ];
+    for (const [why, options] of refusals) {
+      for (const [name, input, now] of containers()) {
+        expect(caught(() => importKey(input, options as never)), `${why}, ${name}`).toBeInstanceOf(SecretScopeError);
+        const after = input instanceof ArrayBuffer ? Buffer.from(input) : now();
+        expect(after.equals(KNOWN), `${why}, ${name}: bytes put back`).toBe(true);
+      }
+      const text = Buffer.from(`<${KNOWN.toString('hex')}>`);
+      expect(caught(() => decodeKey(text, { encoding: 'hex', offset: 1, length: 64, ...options } as never)), `decodeKey, ${why}`).toBeInstanceOf(SecretScopeError);
+      expect(text.toString(), `decodeKey, ${why}: text put back`).toBe(`<${KNOWN.toString('hex')}>`);
+    }
+    // And the same input imports afterwards, then reads zero.
+    const small = new Uint8Array(32);
+    small.set(KNOWN);
+    expect(bytesOf(importKey(small)).equals(KNOWN)).toBe(true);
+    expect(small.every((b) => b === 0)).toBe(true);
+  });
+
+  it('an option getter that imports a key while one is staged gets its own staging: both keys come out right', () => {
+    const inner = new Uint8Array(32).fill(0x5a);
+    let innerKey: Key | undefined;
+    const options = {
+      get label() {
+        innerKey ??= importKey(inner);
+        return 'outer';
+      },
+    };
+    const outer = new Uint8Array(32);
+    outer.set(KNOWN);
+    const outerKey = importKey(outer, options);
+    expect(bytesOf(outerKey).equals(KNOWN)).toBe(true);
+    expect(bytesOf(innerKey!).equals(Buffer.alloc(32, 0x5a))).toBe(true);
+    expect(outer.every((b) => b === 0) && inner.every((b) => b === 0)).toBe(true);
+  });
+
   for (const encoding of ['base64', 'base64url', 'hex'] as const) {
     it(`decodeKey(${encoding}) decodes into a key equal to the bytes and zeroes exactly the encoded range`, () => {
       const text = Buffer.from(KNOWN.toString(encoding));

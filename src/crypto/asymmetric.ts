@@ -9,7 +9,7 @@ import { native } from '../memory/native.js';
 import { InvalidArgumentError, KeyUsageError } from '../errors/index.js';
 import { ASYMMETRIC_USES, Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type AsymmetricUse, type KeyOptions } from '../memory/key.js';
 import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
-import { secretInputLength, stage, type SecretInput } from './import.js';
+import { secretInputLength, stage, unstage, type SecretInput } from './import.js';
 import { encodePublicKey, peerPublicKey, rawFromJwk, spkiFromRaw, type PublicKeyFormat } from './public-keys.js';
 
 export type { PublicKeyFormat } from './public-keys.js';
@@ -48,16 +48,17 @@ export function generateKeyPair(use: AsymmetricUse, options?: KeyOptions): { pri
  * 32-byte seed; X25519: the 32-byte scalar) and zeroes `bytes`, also when it is refused.
  */
 export function importPrivateKey(bytes: SecretInput, options: KeyOptions & { use: AsymmetricUse }): Key {
-  onlyKnownOptions(options, IMPORT_OPTS, 'importPrivateKey');
   const length = secretInputLength(bytes, 'importPrivateKey: the private key');
-  // Staged (and the caller's bytes zeroed) first: a refused use or scope must not leave the key behind.
+  // Staged (and the caller's bytes zeroed) first: nothing allocates before (see stage()),
+  // and a refused option, use or scope must not leave the key behind.
   const staged = stage(bytes, 0, length);
   try {
+    onlyKnownOptions(options, IMPORT_OPTS, 'importPrivateKey');
     const u = asymmetricUse(options?.use, 'importPrivateKey');
     const { scope, nativeScope } = ownerFor(options);
     return wrapKey(native().keyImportPrivate(staged, USE_IDS[u], nativeScope), scope, PRIVATE_LENGTH[u], u, options.label);
   } finally {
-    staged.fill(0);
+    unstage(staged);
   }
 }
 

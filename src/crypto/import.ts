@@ -12,25 +12,32 @@ import { DECODE_OPTS, ENCODINGS, KEY_OPTS, lengthOf, type Encoding } from './opt
 export type SecretInput = Uint8Array | DataView | ArrayBuffer;
 
 /**
- * Moves caller bytes into a fresh off-heap staging buffer and zeroes the
- * caller's range in place. A typed array of <= 64 bytes lives on the V8 heap;
- * handing it to native code, or making any new view of it (subarray, .buffer),
- * makes V8 move it off-heap and leave the old bytes behind, unzeroed. So small
- * arrays are copied element by element and zeroed through the caller's own view.
- * The native side zeroes the staging buffer after use.
+ * Moves caller bytes into an off-heap staging buffer and zeroes the caller's range
+ * in place. A typed array of <= 64 bytes lives on the V8 heap, where a collection
+ * may move it and leave the old bytes behind, unzeroed; handing it to native code,
+ * or making any new view of it (subarray, .buffer), moves it too. So small arrays
+ * are copied element by element and zeroed through the caller's own view, and
+ * nothing on this path allocates before they are zeroed: the staging area and its
+ * views for those sizes exist from module load, and callers stage before they check
+ * options (a refusal puts the bytes back with `unstage(..., restoreTo)`). The native
+ * side zeroes what it read; `unstage` zeroes the rest.
  */
-let stagingArea: Uint8Array | undefined;
-const STAGING_BYTES = 4096;
-// Views of the staging area by length, made once each (key material comes in a few sizes).
-const stagingViews: Uint8Array[] = [];
-
 // V8 keeps typed arrays of up to this many bytes on its heap (typed_array_max_size_in_heap).
 const MAX_ON_HEAP = 64;
+const STAGING_BYTES = 4096;
+const stagingArea = new Uint8Array(new ArrayBuffer(STAGING_BYTES));
+// Views of the staging area by length: every on-heap size up front, larger ones made once each.
+const stagingViews: Uint8Array[] = [];
+for (let n = 0; n <= MAX_ON_HEAP; n++) stagingViews.push(stagingArea.subarray(0, n));
+// A getter or proxy among the options may import a key while one is staged: it gets its own buffer.
+let stagingBusy = false;
 
 export function stage(bytes: SecretInput, offset: number, length: number): Uint8Array {
-  // One reusable off-heap area (the native side zeroes what it read) for the common sizes.
-  stagingArea ??= new Uint8Array(new ArrayBuffer(STAGING_BYTES));
-  const staging = length <= STAGING_BYTES ? (stagingViews[length] ??= stagingArea.subarray(0, length)) : new Uint8Array(new ArrayBuffer(length));
+  let staging: Uint8Array;
+  if (length <= MAX_ON_HEAP && !stagingBusy) staging = stagingViews[length]!;
+  else if (length <= STAGING_BYTES && !stagingBusy) staging = stagingViews[length] ??= stagingArea.subarray(0, length);
+  else staging = new Uint8Array(new ArrayBuffer(length));
+  if (staging.buffer === stagingArea.buffer) stagingBusy = true;
   if (bytes instanceof DataView) {
     // A DataView's buffer already exists (off-heap): read and zero through the view itself.
     for (let i = 0; i < length; i++) staging[i] = bytes.getUint8(offset + i);
@@ -45,6 +52,24 @@ export function stage(bytes: SecretInput, offset: number, length: number): Uint8
     view.fill(0, offset, offset + length);
   }
   return staging;
+}
+
+/**
+ * Zeroes and releases a staging buffer. With `restoreTo`, the staged bytes go back
+ * to the caller's range first: the call was refused before anything used them.
+ */
+export function unstage(staged: Uint8Array, restoreTo?: { bytes: SecretInput; offset: number }): void {
+  if (restoreTo !== undefined) {
+    const { bytes, offset } = restoreTo;
+    if (bytes instanceof DataView) {
+      for (let i = 0; i < staged.length; i++) bytes.setUint8(offset + i, staged[i]!);
+    } else {
+      const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+      for (let i = 0; i < staged.length; i++) view[offset + i] = staged[i]!;
+    }
+  }
+  staged.fill(0);
+  if (staged.buffer === stagingArea.buffer) stagingBusy = false;
 }
 
 /** Checks a key-material argument; returns its byte length. */
@@ -71,20 +96,25 @@ export function randomKey(length = 32, options?: KeyOptions): Key {
   return wrapKey(native().keyRandom(n, nativeScope), scope, n, 'secret', options?.label);
 }
 
-/** Copies key bytes into guarded memory and zeroes the caller's buffer. */
+/** Copies key bytes into guarded memory and zeroes the caller's buffer (left as it was if the call is refused). */
 export function importKey(bytes: SecretInput, options?: KeyOptions): Key {
-  onlyKnownOptions(options, KEY_OPTS, 'importKey');
   const length = secretInputLength(bytes, 'importKey: key material');
-  const { scope, nativeScope } = ownerFor(options);
-  const staged = stage(bytes, 0, length);
-  let id: number;
+  const staged = stage(bytes, 0, length); // first: see stage()
+  let owner: ReturnType<typeof ownerFor>;
   try {
-    id = native().keyImport(staged, nativeScope); // zeroes the staging bytes once it copied them
+    onlyKnownOptions(options, KEY_OPTS, 'importKey');
+    owner = ownerFor(options);
   } catch (e) {
-    staged.fill(0); // a failure before the copy left them: zero them here
+    unstage(staged, { bytes, offset: 0 });
     throw e;
   }
-  return wrapKey(id, scope, length, 'secret', options?.label);
+  let id: number;
+  try {
+    id = native().keyImport(staged, owner.nativeScope); // zeroes the staging bytes once it copied them
+  } finally {
+    unstage(staged); // a failure before the copy left them: zero them here
+  }
+  return wrapKey(id, owner.scope, length, 'secret', options?.label);
 }
 
 export interface DecodeOptions extends KeyOptions {
@@ -100,19 +130,25 @@ export interface DecodeOptions extends KeyOptions {
  * guarded memory, then zeroes the encoded range. The text never becomes a JS string.
  */
 export function decodeKey(bytes: SecretInput, options: DecodeOptions): Key {
-  onlyKnownOptions(options, DECODE_OPTS, 'decodeKey');
   const byteLength = secretInputLength(bytes, 'decodeKey: encoded key material');
   const enc = ENCODINGS[options?.encoding];
   if (enc === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "decodeKey: encoding must be 'base64', 'base64url' or 'hex'");
   const offset = options.offset ?? 0;
   const length = options.length ?? byteLength - offset;
   checkRange(byteLength, offset, length, 'decodeKey');
-  const { scope, nativeScope } = ownerFor(options);
-  const staged = stage(bytes, offset, length);
+  const staged = stage(bytes, offset, length); // before the remaining checks: see stage()
+  let owner: ReturnType<typeof ownerFor>;
   try {
-    const id = native().keyDecode(staged, 0, length, enc, nativeScope);
-    return wrapKey(id, scope, native().keyLength(id), 'secret', options.label);
+    onlyKnownOptions(options, DECODE_OPTS, 'decodeKey');
+    owner = ownerFor(options);
+  } catch (e) {
+    unstage(staged, { bytes, offset });
+    throw e;
+  }
+  try {
+    const id = native().keyDecode(staged, 0, length, enc, owner.nativeScope);
+    return wrapKey(id, owner.scope, native().keyLength(id), 'secret', options.label);
   } finally {
-    staged.fill(0);
+    unstage(staged);
   }
 }
