@@ -37,7 +37,7 @@ export function stage(bytes: SecretInput, offset: number, length: number): Uint8
   if (length <= MAX_ON_HEAP && !stagingBusy) staging = stagingViews[length]!;
   else if (length <= STAGING_BYTES && !stagingBusy) staging = stagingViews[length] ??= stagingArea.subarray(0, length);
   else staging = new Uint8Array(new ArrayBuffer(length));
-  if (staging.buffer === stagingArea.buffer) stagingBusy = true;
+  if (stagingViews[length] === staging) stagingBusy = true;
   if (bytes instanceof DataView) {
     // A DataView's buffer already exists (off-heap): read and zero through the view itself.
     for (let i = 0; i < length; i++) staging[i] = bytes.getUint8(offset + i);
@@ -52,6 +52,11 @@ export function stage(bytes: SecretInput, offset: number, length: number): Uint8
     view.fill(0, offset, offset + length);
   }
   return staging;
+}
+
+/** Releases a staging buffer the native side has already zeroed. */
+function release(staged: Uint8Array): void {
+  if (stagingViews[staged.length] === staged) stagingBusy = false;
 }
 
 /**
@@ -69,7 +74,7 @@ export function unstage(staged: Uint8Array, restoreTo?: { bytes: SecretInput; of
     }
   }
   staged.fill(0);
-  if (staged.buffer === stagingArea.buffer) stagingBusy = false;
+  release(staged);
 }
 
 /** Checks a key-material argument; returns its byte length. */
@@ -111,9 +116,11 @@ export function importKey(bytes: SecretInput, options?: KeyOptions): Key {
   let id: number;
   try {
     id = native().keyImport(staged, owner.nativeScope); // zeroes the staging bytes once it copied them
-  } finally {
+  } catch (e) {
     unstage(staged); // a failure before the copy left them: zero them here
+    throw e;
   }
+  release(staged);
   return wrapKey(id, owner.scope, length, 'secret', options?.label);
 }
 
