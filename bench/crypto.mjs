@@ -52,31 +52,38 @@ export async function runCrypto({ lib, raw, sodium, smoke, log }) {
     shaNiRef = floorCheck(shaNiBuild.exe);
     contenders.push(floorContender(shaNiBuild.exe, { id: 'shaNiFloor', name: 'SHA-NI floor (C: OpenSSL SHA256 + libsodium, static buffers)' }));
   }
-  // Informational: where secret-scope's time goes.
-  contenders.push(syncSampler(secretScopeEachContender(lib)));
-  contenders.push(syncSampler(secretScopeRunContender(lib)));
-  contenders.push(syncSampler(rawNapiContender(raw)));
+  let verify;
+  let results;
+  try {
+    // Informational: where secret-scope's time goes.
+    contenders.push(syncSampler(secretScopeEachContender(lib)));
+    contenders.push(syncSampler(secretScopeRunContender(lib)));
+    contenders.push(syncSampler(rawNapiContender(raw)));
 
-  // Correctness first: the same tag everywhere, the same XChaCha20-Poly1305 bytes where that cipher is used.
-  const checks = {};
-  for (const c of contenders) {
-    if (!c.once) continue;
-    c.once();
-    checks[c.id] = c.result();
-  }
-  const ref = checks.secretScope;
-  const verify = {};
-  for (const [id, r] of Object.entries(checks)) {
-    verify[id] = { tag: same(r.tag, ref.tag), sealed: id === 'nodeCrypto' ? 'chacha20-poly1305 (not comparable)' : same(r.sealed, ref.sealed) };
-  }
-  if (floorRef) verify.floor = { tag: same(floorRef.tag, ref.tag), sealed: same(floorRef.sealed, ref.sealed) };
-  if (shaNiRef) verify.shaNiFloor = { tag: same(shaNiRef.tag, ref.tag), sealed: same(shaNiRef.sealed, ref.sealed) };
-  const mismatched = Object.entries(verify).filter(([, v]) => v.tag !== true || v.sealed === false);
-  if (mismatched.length) throw new Error(`contenders disagree on the output: ${JSON.stringify(verify)}`);
+    // Correctness first: the same tag everywhere, the same XChaCha20-Poly1305 bytes where that cipher is used.
+    const checks = {};
+    for (const c of contenders) {
+      if (!c.once) continue;
+      c.once();
+      checks[c.id] = c.result();
+    }
+    const ref = checks.secretScope;
+    verify = {};
+    for (const [id, r] of Object.entries(checks)) {
+      verify[id] = { tag: same(r.tag, ref.tag), sealed: id === 'nodeCrypto' ? 'chacha20-poly1305 (not comparable)' : same(r.sealed, ref.sealed) };
+    }
+    if (floorRef) verify.floor = { tag: same(floorRef.tag, ref.tag), sealed: same(floorRef.sealed, ref.sealed) };
+    if (shaNiRef) verify.shaNiFloor = { tag: same(shaNiRef.tag, ref.tag), sealed: same(shaNiRef.sealed, ref.sealed) };
+    const mismatched = Object.entries(verify).filter(([, v]) => v.tag !== true || v.sealed === false);
+    if (mismatched.length) throw new Error(`contenders disagree on the output: ${JSON.stringify(verify)}`);
 
-  const results = await runRounds(contenders, { rounds, sampleMs, warmMs });
-  for (const c of contenders) if (c.close) results[c.id].selfReportedMedianNs = await c.close();
-  for (const b of [floorBuild, shaNiBuild]) if (b.dir) rmSync(b.dir, { recursive: true, force: true });
+    results = await runRounds(contenders, { rounds, sampleMs, warmMs });
+    for (const c of contenders) if (c.close) results[c.id].selfReportedMedianNs = await c.close();
+  } finally {
+    // Also when a check or a round fails: the floor servers would keep the process alive.
+    for (const c of contenders) if (c.close) await c.close().catch(() => null);
+    for (const b of [floorBuild, shaNiBuild]) if (b.dir) rmSync(b.dir, { recursive: true, force: true });
+  }
 
   const ssMed = results.secretScope.medianNs;
   const ratio = (id) => (results[id] ? ssMed / results[id].medianNs : null);

@@ -62,6 +62,7 @@ export function floorContender(exe, { id = 'floor', name = 'compute floor (C + l
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
   let last = '';
+  let closing;
   lines.on('line', (l) => {
     last = l;
     const w = waiting.shift();
@@ -81,12 +82,16 @@ export function floorContender(exe, { id = 'floor', name = 'compute floor (C + l
     async sample(iters) {
       return Number(await ask(`${iters}\n`));
     },
-    async close() {
-      const done = new Promise((resolve) => child.on('close', resolve));
-      child.stdin.end();
-      await done;
-      const m = last.match(/^median_ns_per_iter ([\d.]+)/);
-      return m ? Number(m[1]) : null;
+    // Idempotent: the bench also calls it when a section fails, so that no server keeps it alive.
+    close() {
+      closing ??= (async () => {
+        const done = child.exitCode !== null || child.signalCode !== null ? null : new Promise((resolve) => child.on('close', resolve));
+        child.stdin.end();
+        await done;
+        const m = last.match(/^median_ns_per_iter ([\d.]+)/);
+        return m ? Number(m[1]) : null;
+      })();
+      return closing;
     },
   };
 }
