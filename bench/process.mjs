@@ -40,17 +40,8 @@ function child(args, env) {
   });
 }
 
-/**
- * Issue 11, goal 3: from process start to the first invocation's response, the README's
- * quick-start handler against a careful user's handler (GenerateRandom through the AWS SDK,
- * node:crypto hkdfSync + HMAC). Both load the SDK and call the same local KMS endpoint
- * (started here, its URL passed as AWS_ENDPOINT_URL_KMS); fresh processes, interleaved.
- */
-export async function runFirstInvocation({ smoke, runs: count, compareDist }) {
-  const kmsLocalPath = join(DIST, 'kms-local.js');
-  if (!existsSync(kmsLocalPath)) return { skipped: `${kmsLocalPath} is missing` };
-  const { startKmsLocal } = await import(pathToFileURL(kmsLocalPath).href);
-  const local = await startKmsLocal({});
+/** A cold-start child's environment: this build, the local KMS endpoint, fixed credentials, no profile files. */
+export function coldStartEnv(local) {
   const env = {
     ...childEnv(),
     AWS_ENDPOINT_URL_KMS: local.url,
@@ -63,6 +54,21 @@ export async function runFirstInvocation({ smoke, runs: count, compareDist }) {
   };
   delete env.AWS_PROFILE;
   delete env.AWS_SESSION_TOKEN;
+  return env;
+}
+
+/**
+ * Issue 11, goal 3: from process start to the first invocation's response, the README's
+ * quick-start handler against a careful user's handler (GenerateRandom through the AWS SDK,
+ * node:crypto hkdfSync + HMAC). Both load the SDK and call the same local KMS endpoint
+ * (started here, its URL passed as AWS_ENDPOINT_URL_KMS); fresh processes, interleaved.
+ */
+export async function runFirstInvocation({ smoke, runs: count, compareDist }) {
+  const kmsLocalPath = join(DIST, 'kms-local.js');
+  if (!existsSync(kmsLocalPath)) return { skipped: `${kmsLocalPath} is missing` };
+  const { startKmsLocal } = await import(pathToFileURL(kmsLocalPath).href);
+  const local = await startKmsLocal({});
+  const env = coldStartEnv(local);
   const runner = join(COLD_DIR, 'first-invocation.mjs');
   const variants = {
     carefulEsm: { file: 'careful.mjs' },

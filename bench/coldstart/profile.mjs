@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DIST } from '../lib.mjs';
+import { coldStartEnv } from '../process.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ours = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'quickstart.mjs';
@@ -18,17 +19,7 @@ const interval = process.argv.find((a) => a.startsWith('--interval-us='))?.split
 
 const { startKmsLocal } = await import(pathToFileURL(join(DIST, 'kms-local.js')).href);
 const local = await startKmsLocal({});
-const env = {
-  ...process.env,
-  SECRET_SCOPE_BENCH_DIST: DIST,
-  AWS_ENDPOINT_URL_KMS: local.url,
-  AWS_REGION: local.region ?? 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'AKIDCOLDSTART',
-  AWS_SECRET_ACCESS_KEY: 'cold-start-secret',
-  AWS_SDK_LOAD_CONFIG: '0',
-  AWS_CONFIG_FILE: '/dev/null',
-  AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-};
+const env = coldStartEnv(local);
 
 async function profile(handler) {
   const dir = mkdtempSync(join(tmpdir(), 'ss-coldprof-'));
