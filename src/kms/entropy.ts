@@ -212,19 +212,25 @@ export class EntropySource {
       throw e;
     }
     try {
-      return { prk: this.#extract(scope, [remote]), source: 'kms' };
+      return { prk: this.#extract(scope, [keyId(remote, 'entropy')]), source: 'kms' };
     } finally {
       if (remote.alive) remote.release();
     }
   }
 
-  /** PRK = HKDF-Extract(salt, remote... || 32 local bytes), owned by the scope; inputs wiped. */
-  #extract(scope: SecretScope, remote: Key[]): Key {
-    const local = randomKey(32, { scope: null, label: 'local-entropy' });
+  /**
+   * The scope's PRK = HKDF-Extract(salt, remote... || 32 local bytes), the local bytes wiped
+   * right after; on the addon directly (the same HKDF as hkdfExtract with its options fixed:
+   * this runs once per invocation). Throws ScopeEndedError for an ended scope.
+   */
+  #extract(scope: SecretScope, remote: readonly number[]): Key {
+    if (!scope.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'scope ended while waiting for entropy');
+    const n = native();
+    const localId = n.keyRandom(32, 0);
     try {
-      return hkdfExtract([...remote, local], { salt: EXTRACT_SALT, scope, label: 'scope-prk' });
+      return wrapKey(n.hkdfExtract(SHA256, [...remote, localId], EXTRACT_SALT_BYTES, scope.nativeId), scope, 32, 'hkdf', 'scope-prk');
     } finally {
-      local.release();
+      n.keyRelease(localId);
     }
   }
 
@@ -249,13 +255,7 @@ export class EntropySource {
     this.#poolScopes++;
     this.#goodScopes++;
     try {
-      const localId = n.keyRandom(32, 0);
-      try {
-        const prkId = n.hkdfExtract(SHA256, [seedId, localId], EXTRACT_SALT_BYTES, scope.nativeId);
-        return wrapKey(prkId, scope, 32, 'hkdf', 'scope-prk');
-      } finally {
-        n.keyRelease(localId);
-      }
+      return this.#extract(scope, [seedId]);
     } finally {
       n.keyRelease(seedId);
     }
