@@ -1,7 +1,7 @@
 /** HKDF (RFC 5869) on handles: the PRK and HMAC state exist only in the arena. */
 import { native } from '../memory/native.js';
 import { InvalidArgumentError } from '../errors/index.js';
-import { Key, keyId, ownerFor, requireUse, wrapKey, USE_IDS, type KeyOptions } from '../memory/key.js';
+import { Key, keyId, nameSet, ownerFor, requireUse, wrapKey, USE_IDS, type KeyOptions } from '../memory/key.js';
 import { onlyKnownOptions, toBytes } from '../memory/bytes.js';
 import { EXPAND_MANY_OPTS, EXPAND_OPTS, EXTRACT_OPTS, HKDF_OPTS, hashId, lengthOf, type Bytes, type Hash } from './options.js';
 
@@ -36,9 +36,7 @@ export const IMPLIED_LENGTH: Readonly<Partial<Record<DerivedUse, number>>> = {
   'ecdh-p384': 48,
 };
 
-const IS_DERIVED_USE: Readonly<Record<string, true>> = Object.freeze(
-  Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(DERIVED_USES.map((u) => [u, true]))),
-);
+const IS_DERIVED_USE = nameSet(DERIVED_USES);
 
 function derivedUse(use: unknown, what: string): DerivedUse {
   if (use === undefined) return 'hkdf';

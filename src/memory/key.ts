@@ -62,14 +62,14 @@ const ALLOWED: Readonly<Record<KeyUse, readonly KeyOperation[]>> = {
   hpke: ['hpke'],
 };
 
+/** `names` as a frozen prototype-less name -> true record: one property read per membership test on a hot path. */
+export function nameSet(names: readonly string[]): Readonly<Record<string, true>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(names.map((n) => [n, true]))));
+}
+
 /** ALLOWED as use -> op -> true, for one property read per check on the hot path. */
 const ADMITS: Readonly<Record<string, Readonly<Record<string, true>>>> = Object.freeze(
-  Object.assign(
-    Object.create(null) as Record<string, Record<string, true>>,
-    Object.fromEntries(
-      Object.entries(ALLOWED).map(([use, ops]) => [use, Object.freeze(Object.assign(Object.create(null) as Record<string, true>, Object.fromEntries(ops.map((o) => [o, true]))))]),
-    ),
-  ),
+  Object.assign(Object.create(null) as Record<string, Readonly<Record<string, true>>>, Object.fromEntries(Object.entries(ALLOWED).map(([use, ops]) => [use, nameSet(ops)]))),
 );
 
 /** Throws KeyUsageError unless `key.use` admits `op` (the addon checks the same again). */
