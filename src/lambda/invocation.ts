@@ -275,7 +275,7 @@ export class InvocationScope<E = unknown> extends SecretScope {
       if (d && !d.fromRoot && this.#prk) {
         // The PRK is here: derive now, without an async hop.
         try {
-          p = Promise.resolve(this.#expand(this.#prk, d, d.info ?? infoFor(name, d.spec.use, this.#contextOf(d))));
+          p = Promise.resolve(this.#expand(this.#prk, d, this.#infoOf(d)));
         } catch (e) {
           p = Promise.reject(e);
         }
@@ -299,12 +299,14 @@ export class InvocationScope<E = unknown> extends SecretScope {
     return wrapKey(id, this, d.length, d.spec.use, d.name);
   }
 
-  #contextOf(d: DeclaredKey<E>): string | undefined {
+  /** A declared key's HKDF info: made at wrap time, or now from the event when it has a context. */
+  #infoOf(d: DeclaredKey<E>): Buffer {
+    if (d.info) return d.info;
     const context = d.spec.context?.(this.#event, this.#lambdaContext);
     if (context !== undefined && typeof context !== 'string') {
       throw new OptionsError('ERR_OPTIONS', `keys.${d.name}.context must return a string or undefined`);
     }
-    return context;
+    return infoFor(d.name, d.spec.use, context);
   }
 
   /** Every declared key. */
@@ -317,15 +319,14 @@ export class InvocationScope<E = unknown> extends SecretScope {
   async #derive(name: string): Promise<Key> {
     const d = this.#core.declared.get(name);
     if (!d) throw new OptionsError('ERR_OPTIONS', `no key named '${name}' is declared in options.keys`);
+    // The context function runs before the wait, as it always did.
+    const info = this.#infoOf(d);
     if (d.fromRoot) {
-      const info = d.info ?? infoFor(name, d.spec.use, this.#contextOf(d));
       const hash = this.#core.options.hash ?? 'sha256';
       const root = await this.#core.root!.get();
       if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before the root key arrived');
       return hkdf(root, { hash, salt: this.#core.options.salt ?? 'secret-scope/v1', info, length: d.length, scope: this, label: name, use: d.spec.use });
     }
-    // The context function runs before the wait, as it always did.
-    const info = d.info ?? infoFor(name, d.spec.use, this.#contextOf(d));
     const prk = await this.prk();
     if (!this.active) throw new ScopeEndedError('ERR_SCOPE_ENDED', 'the scope ended before its entropy arrived');
     return this.#expand(prk, d, info);

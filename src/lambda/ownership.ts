@@ -54,7 +54,7 @@ function isWebStream(x: unknown): x is ReadableStream {
 export function streamedBody(response: unknown): Readable | ReadableStream | undefined {
   // Most responses are plain data: no stream checks (a cold ReadableStream lookup per invocation).
   if (response === null || typeof response !== 'object') return undefined;
-  const body = response && typeof response === 'object' && 'body' in (response as object) ? (response as { body: unknown }).body : undefined;
+  const body = 'body' in response ? (response as { body: unknown }).body : undefined;
   for (const x of [response, body]) if (isNodeReadable(x) || isWebStream(x)) return x;
   return undefined;
 }
