@@ -191,13 +191,14 @@ if (json) {
     if (k.skipped) say(`skipped: ${k.skipped}`);
     else if (k.error) say(`error: ${k.error}`);
     else {
+      const policyTable = (results) =>
+        table(Object.entries(results).map(([p, r]) => (r.error ? [p, 'error', '', r.error] : [p, fmtNs(r.addedP50Ns), fmtNs(r.addedP99Ns), r.kmsCallsPer1000.toFixed(0)])),
+          ['policy', 'added p50', 'added p99', 'KMS calls / 1000 invocations']);
       say(`${k.latencyMs} ms added at the endpoint; ${k.invocations} invocations per policy, ${k.gapMs} ms idle between; bare handler p50 ${fmtNs(k.bare.p50Ns)}, p99 ${fmtNs(k.bare.p99Ns)}`);
-      say(table(Object.entries(k.results).map(([p, r]) => (r.error ? [p, 'error', '', r.error] : [p, fmtNs(r.addedP50Ns), fmtNs(r.addedP99Ns), r.kmsCallsPer1000.toFixed(0)])),
-        ['policy', 'added p50', 'added p99', 'KMS calls / 1000 invocations']));
+      say(policyTable(k.results));
       const b2b = k.backToBack;
       say(`back to back (no idle): bare p50 ${fmtNs(b2b.bare.p50Ns)}, p99 ${fmtNs(b2b.bare.p99Ns)}`);
-      say(table(Object.entries(b2b.results).map(([p, r]) => (r.error ? [p, 'error', '', r.error] : [p, fmtNs(r.addedP50Ns), fmtNs(r.addedP99Ns), r.kmsCallsPer1000.toFixed(0)])),
-        ['policy', 'added p50', 'added p99', 'KMS calls / 1000 invocations']));
+      say(policyTable(b2b.results));
       for (const n of k.notes) say(`  ${n}`);
     }
   }

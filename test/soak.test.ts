@@ -165,17 +165,11 @@ describe('soak: 10,000 invocations in one process, resources back to baseline', 
     expect(end.sources).toEqual({ local: N - N / 10 });
   });
 
+  // 1-page regions, none retained when idle, 64 at once: the arena needs new regions all the time.
+  const CHURN_SOAK = { mode: 'local', invocations: N, warmup: 10_000, concurrency: 64, backend: 'mlock', regionPages: 1, retainRegions: 0 } as const;
+
   it('local entropy, mlock backend, 1-page regions, retainRegions 0 and idleReleaseMs 0 (the arena creates and destroys regions all the time)', async () => {
-    const { base, after, config, end } = await soak({
-      mode: 'local',
-      invocations: N,
-      warmup: 10_000,
-      concurrency: 64,
-      backend: 'mlock',
-      regionPages: 1,
-      retainRegions: 0,
-      idleReleaseMs: 0,
-    });
+    const { base, after, config, end } = await soak({ ...CHURN_SOAK, idleReleaseMs: 0 });
     const churn = after.arena.regionsCreated - base.arena.regionsCreated;
     table(`local entropy, ${config.backend}, regionPages 1, retainRegions 0, idleReleaseMs 0, concurrency 64`, base, after, `regions created during the soak: ${churn}`);
     expect(config.backend).toBe('mlock');
@@ -187,16 +181,7 @@ describe('soak: 10,000 invocations in one process, resources back to baseline', 
   });
 
   it('the same with the default idle release: empty regions kept while busy, and after idle VmLck, VMAs and regions back to baseline', async () => {
-    const { base, after, config, samples } = await soak({
-      mode: 'local',
-      invocations: N,
-      warmup: 10_000,
-      concurrency: 64,
-      backend: 'mlock',
-      regionPages: 1,
-      retainRegions: 0,
-      samples: 1000,
-    });
+    const { base, after, config, samples } = await soak({ ...CHURN_SOAK, samples: 1000 });
     const created = after.arena.regionsCreated - base.arena.regionsCreated;
     table(`local entropy, ${config.backend}, regionPages 1, retainRegions 0, default idle release, concurrency 64`, base, after, `regions created during the soak: ${created}; released when idle: ${after.arena.regionsReleasedIdle - base.arena.regionsReleasedIdle}`);
     expect(config.backend).toBe('mlock');
